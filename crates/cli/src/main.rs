@@ -1,0 +1,70 @@
+//! The `hark` binary: `serve` (the headless daemon), `token` (what an agent needs to connect),
+//! `status` (the running daemon's `server.info`, read with the host token).
+
+mod client;
+mod serve;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "hark", version, about = "Local meeting transcription and a safe door for local agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the daemon keeps its files; shared by every subcommand so they find each other.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Location {
+    /// Data root (default: $HARK_DATA_DIR, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Location {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(hark_core::paths::default_data_dir)
+    }
+    pub fn runtime_dir(&self) -> PathBuf {
+        hark_core::paths::runtime_dir_for(&self.data_dir())
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon headless (no window).
+    Serve(serve::ServeArgs),
+    /// Print what an agent needs to connect (shell-evaluable: `eval "$(hark token)"`).
+    Token {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Show the running daemon's status.
+    Status {
+        #[command(flatten)]
+        location: Location,
+        /// Print the raw server.info JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token { location } => status::token(&location),
+        Command::Status { location, json } => status::status(&location, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hark: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `hark serve`: flags and environment -> [`DaemonConfig`], logging, the ready line, and clean
+//! shutdown on SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use hark_core::runtime_files::RuntimeFilesError;
+use hark_core::{ApprovalPolicy, DaemonConfig, StartError};
+use tokio_util::sync::CancellationToken;
+
+use crate::Location;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    location: Location,
+    /// TCP port on 127.0.0.1 (0 picks a free port).
+    #[arg(long, env = "HARK_PORT", default_value_t = hark_core::paths::DEFAULT_PORT)]
+    port: u16,
+    /// Also listen on <runtime_dir>/daemon.sock (the default on Unix).
+    #[arg(long, overrides_with = "no_socket")]
+    socket: bool,
+    /// Do not listen on the Unix socket.
+    #[arg(long)]
+    no_socket: bool,
+    /// Allow WebSocket upgrades from this browser Origin (exact match; repeatable).
+    /// Also $HARK_ALLOWED_ORIGINS (comma-separated).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Disable tokens (Host and Origin checks stay on). Anyone on this machine can connect.
+    #[arg(long)]
+    no_auth: bool,
+    /// What to do with a permission request when no host (window) is connected.
+    #[arg(long, value_name = "ask|allow|deny", default_value = "ask")]
+    approvals: ApprovalPolicy,
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim().parse().map(Some).map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}"))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
+    let data_dir = args.location.data_dir();
+    let mut config = DaemonConfig::new(data_dir.clone(), args.location.runtime_dir());
+    config.port = args.port;
+    config.socket = cfg!(unix) && !args.no_socket;
+    config.allowed_origins = args.allow_origin.clone();
+    if let Ok(list) = std::env::var("HARK_ALLOWED_ORIGINS") {
+        config
+            .allowed_origins
+            .extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from));
+    }
+    config.auth = !args.no_auth;
+    config.approvals = args.approvals;
+    if let Some(secs) = env_parse::<f64>("HARK_TOOL_TIMEOUT")? {
+        anyhow::ensure!(
+            secs > 0.0 && secs.is_finite(),
+            "HARK_TOOL_TIMEOUT must be a positive number of seconds"
+        );
+        config.tool_timeout = Duration::from_secs_f64(secs);
+    }
+    if let Some(n) = env_parse::<usize>("HARK_INFERENCE_MAX_CONCURRENT")? {
+        anyhow::ensure!(n >= 1, "HARK_INFERENCE_MAX_CONCURRENT must be at least 1");
+        config.inference_permits = n;
+    }
+    Ok(config)
+}
+
+/// Logs to stderr and to `<data_dir>/logs/hark.log` (rotated to `hark.log.1` past 10 MB).
+fn init_logging(data_dir: &std::path::Path) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = data_dir.join("logs");
+    let file = std::fs::create_dir_all(&logs).ok().and_then(|()| {
+        let path = logs.join("hark.log");
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 10 << 20) {
+            let _ = std::fs::rename(&path, logs.join("hark.log.1"));
+        }
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(file) => {
+            builder.with_writer(std::io::stderr.and(std::sync::Mutex::new(file))).with_ansi(false).init()
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = config_from(&args)?;
+    init_logging(&config.data_dir);
+    if !config.auth {
+        tracing::warn!(
+            "AUTHENTICATION IS DISABLED (--no-auth): any program on this machine can use this daemon"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let running = match hark_core::start(config, shutdown.clone()).await {
+            Ok(running) => running,
+            Err(StartError::Files(e @ RuntimeFilesError::AlreadyRunning { .. })) => {
+                eprintln!("hark: {e}");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut ready = serde_json::to_value(&running.discovery).expect("discovery serializes");
+        ready["ready"] = serde_json::Value::Bool(true);
+        {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{ready}").and_then(|()| stdout.flush()).context("cannot write the ready line")?;
+        }
+        tracing::info!(url = %running.discovery.ws_url, socket = ?running.discovery.socket, "hark daemon ready");
+        tokio::spawn(wait_for_signal(shutdown));
+        running.run_until_shutdown(Duration::from_secs(3)).await;
+        tracing::info!("hark daemon stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

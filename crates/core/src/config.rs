@@ -1,0 +1,122 @@
+//! The daemon's configuration: what `hark serve` flags and environment variables decide, with the
+//! defaults of PROTOCOL.md. Built by the caller (the CLI or a test), never read from globals here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hark_protocol::session::Limits;
+
+/// What the daemon does with a permission request when no host is subscribed (PROTOCOL §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApprovalPolicy {
+    /// Park the request; a host that subscribes later may answer it; otherwise it times out.
+    #[default]
+    Ask,
+    Allow,
+    Deny,
+}
+
+impl std::str::FromStr for ApprovalPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ask" => Ok(Self::Ask),
+            "allow" => Ok(Self::Allow),
+            "deny" => Ok(Self::Deny),
+            other => Err(format!("expected ask, allow or deny, got {other:?}")),
+        }
+    }
+}
+
+/// Transport and queue limits (PROTOCOL §2.5, §3).
+#[derive(Debug, Clone)]
+pub struct TransportLimits {
+    pub max_message_bytes: usize,
+    pub max_binary_frame_bytes: usize,
+    pub max_connections: usize,
+    /// Messages an outbound queue holds before it counts as full (partials are coalesced then).
+    pub outbound_queue: usize,
+    /// A full queue that does not drain for this long disconnects its client ("slow consumer").
+    pub slow_consumer: Duration,
+    /// Requests one connection may have running at once; more get -32011.
+    pub max_inflight_requests: usize,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    /// How long the first frame (`session.auth`) may take after the upgrade.
+    pub auth_timeout: Duration,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        TransportLimits {
+            max_message_bytes: 1 << 20,
+            max_binary_frame_bytes: 256 << 10,
+            max_connections: 256,
+            outbound_queue: 1024,
+            slow_consumer: Duration::from_secs(10),
+            max_inflight_requests: 256,
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            auth_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TransportLimits {
+    pub fn to_wire(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_binary_frame_bytes: self.max_binary_frame_bytes,
+            max_connections: self.max_connections,
+            outbound_queue: self.outbound_queue,
+            max_inflight_requests: self.max_inflight_requests,
+            ping_interval_ms: self.ping_interval.as_millis() as u64,
+            idle_timeout_ms: self.idle_timeout.as_millis() as u64,
+            slow_consumer_ms: self.slow_consumer.as_millis() as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub data_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    /// TCP port on loopback; 0 picks a free one.
+    pub port: u16,
+    /// Listen on `<runtime_dir>/daemon.sock` too (Unix only).
+    pub socket: bool,
+    /// Origins allowed besides the desktop webview's (exact match).
+    pub allowed_origins: Vec<String>,
+    /// `false` with `--no-auth`: no tokens (Host and Origin checks stay).
+    pub auth: bool,
+    pub approvals: ApprovalPolicy,
+    /// How long a parked permission request waits for the person (60 s).
+    pub approval_timeout: Duration,
+    /// The wait for a `tools.execute` reply when the action sets no timeout (`HARK_TOOL_TIMEOUT`).
+    pub tool_timeout: Duration,
+    /// Admission permits (`HARK_INFERENCE_MAX_CONCURRENT`, else RAM / 8 GiB clamped to 1..=8).
+    pub inference_permits: usize,
+    /// How long a request may wait for an admission permit before -32011.
+    pub admission_wait: Duration,
+    pub limits: TransportLimits,
+}
+
+impl DaemonConfig {
+    /// Defaults for a data dir and a runtime dir; everything else as PROTOCOL.md says.
+    pub fn new(data_dir: PathBuf, runtime_dir: PathBuf) -> Self {
+        DaemonConfig {
+            data_dir,
+            runtime_dir,
+            port: crate::paths::DEFAULT_PORT,
+            socket: cfg!(unix),
+            allowed_origins: Vec::new(),
+            auth: true,
+            approvals: ApprovalPolicy::Ask,
+            approval_timeout: Duration::from_secs(60),
+            tool_timeout: Duration::from_secs(300),
+            inference_permits: crate::admission::default_permits(),
+            admission_wait: Duration::from_secs(30),
+            limits: TransportLimits::default(),
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! One WebSocket connection: its state ([`Connection`]), its read loop (auth gate, JSON-RPC
+//! classification, batches, callback replies, idle and slow-consumer watchdogs), its writer, and
+//! the ONE cleanup path ([`Daemon::release_connection`](crate::daemon::Daemon::release_connection))
+//! that runs however the read loop ends: close frame, socket error, vanished peer, shutdown.
+
+pub mod callbacks;
+pub mod outbound;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use hark_protocol::RpcError;
+use hark_protocol::jsonrpc::{self, Id, Incoming, Message};
+use hark_protocol::session::Role;
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Daemon;
+use crate::journal::Journal;
+use crate::proposal::SessionRuntime;
+use crate::router;
+use callbacks::Callbacks;
+use outbound::{Outbound, Outgoing, Pushed};
+
+/// Close codes the daemon uses (RFC 6455 §7.4.1).
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+}
+
+/// Who the connection authenticated as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthInfo {
+    pub role: Role,
+    pub agent_id: Option<String>,
+    /// False for the implicit client role of a `--no-auth` connection that has not called
+    /// `session.auth` yet (it may still do so once, to claim an agent id or the host role).
+    pub explicit: bool,
+}
+
+pub struct Connection {
+    pub session_id: String,
+    pub transport: Transport,
+    pub outbound: Outbound,
+    /// A child of the daemon's shutdown token: cancelling it ends the read loop.
+    pub cancel: CancellationToken,
+    pub callbacks: Callbacks,
+    /// Tools, policies and the state map of CAR's per-session runtime (created lazily by use).
+    pub runtime: Mutex<SessionRuntime>,
+    pub journal: Journal,
+    auth: Mutex<Option<AuthInfo>>,
+    client_id: Mutex<Option<String>>,
+    close_reason: Mutex<Option<(u16, String)>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("session_id", &self.session_id).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Connection {
+    pub fn new(daemon: &Daemon, transport: Transport) -> Self {
+        let session_id = crate::mint_id();
+        let implicit = (!daemon.auth_enabled()).then_some(AuthInfo {
+            role: Role::Client,
+            agent_id: None,
+            explicit: false,
+        });
+        Connection {
+            journal: Journal::new(crate::paths::journals_dir(&daemon.config.data_dir), &session_id),
+            session_id,
+            transport,
+            outbound: Outbound::new(daemon.config.limits.outbound_queue),
+            cancel: daemon.shutdown.child_token(),
+            callbacks: Callbacks::new(),
+            runtime: Mutex::new(SessionRuntime::default()),
+            auth: Mutex::new(implicit),
+            client_id: Mutex::new(None),
+            close_reason: Mutex::new(None),
+        }
+    }
+
+    pub fn auth(&self) -> Option<AuthInfo> {
+        lock(&self.auth).clone()
+    }
+
+    pub(crate) fn set_auth(&self, info: AuthInfo) {
+        *lock(&self.auth) = Some(info);
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.auth().is_some_and(|a| a.role == Role::Host)
+    }
+
+    pub fn agent_id(&self) -> Option<String> {
+        self.auth().and_then(|a| a.agent_id)
+    }
+
+    pub fn client_id(&self) -> Option<String> {
+        lock(&self.client_id).clone()
+    }
+
+    pub fn set_client_id(&self, id: Option<String>) {
+        *lock(&self.client_id) = id;
+    }
+
+    /// Queues one JSON message for this client, in order.
+    pub fn send(&self, message: &Value) -> Pushed {
+        self.outbound.push_text(message.to_string())
+    }
+
+    /// Ends the connection with a close code (the read loop notices at once).
+    pub fn disconnect(&self, code: u16, reason: &str) {
+        lock(&self.close_reason).get_or_insert((code, reason.to_string()));
+        self.cancel.cancel();
+    }
+
+    fn close_reason(&self) -> Option<(u16, String)> {
+        lock(&self.close_reason).clone()
+    }
+}
+
+/// Serves one upgraded WebSocket until it ends, then releases everything it owned.
+pub async fn serve<S>(daemon: Arc<Daemon>, ws: S, transport: Transport)
+where
+    S: Stream<Item = Result<WsMessage, WsError>> + Sink<WsMessage, Error = WsError> + Send + Unpin + 'static,
+{
+    let conn = Arc::new(Connection::new(&daemon, transport));
+    daemon.connection_opened(&conn);
+    let (sink, stream) = ws.split();
+    let writer_conn = conn.clone();
+    let writer = tokio::spawn(async move { write_loop(sink, &writer_conn).await });
+
+    let (code, reason) = read_loop(&daemon, &conn, stream).await;
+    tracing::debug!(session = %conn.session_id, code, %reason, "connection ending");
+    conn.outbound.close(code, &reason);
+    daemon.release_connection(&conn);
+    // The close frame gets a short grace; a client that never reads does not hold us up.
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
+        writer.abort();
+    }
+}
+
+async fn write_loop<K>(mut sink: K, conn: &Connection)
+where
+    K: Sink<WsMessage, Error = WsError> + Unpin,
+{
+    loop {
+        let batch = conn.outbound.next_batch(64).await;
+        for frame in batch {
+            let (message, last) = match frame {
+                Outgoing::Text(t) => (WsMessage::text(t), false),
+                Outgoing::Ping => (WsMessage::Ping(Default::default()), false),
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    (WsMessage::Close(Some(frame)), true)
+                }
+            };
+            if sink.feed(message).await.is_err() {
+                conn.cancel.cancel();
+                return;
+            }
+            if last {
+                let _ = sink.flush().await;
+                let _ = sink.close().await;
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            conn.cancel.cancel();
+            return;
+        }
+    }
+}
+
+/// Returns the close code and reason to send.
+async fn read_loop<R>(daemon: &Arc<Daemon>, conn: &Arc<Connection>, mut stream: R) -> (u16, String)
+where
+    R: Stream<Item = Result<WsMessage, WsError>> + Unpin,
+{
+    let limits = &daemon.config.limits;
+    let mut handlers: JoinSet<()> = JoinSet::new();
+    let mut last_inbound = Instant::now();
+    let mut ping = tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let watchdog_period = (limits.slow_consumer / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval(watchdog_period);
+    watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let auth_deadline = tokio::time::sleep(limits.auth_timeout);
+    tokio::pin!(auth_deadline);
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => {
+                return conn.close_reason().unwrap_or((close::GOING_AWAY, "server shutting down".into()));
+            }
+            frame = stream.next() => match frame {
+                None => return (close::NORMAL, String::new()),
+                Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                    tracing::info!(session = %conn.session_id, size, max_size, "message too big");
+                    return (close::TOO_BIG, format!("message too big (max {max_size} bytes)"));
+                }
+                Some(Err(WsError::Protocol(e))) => {
+                    tracing::debug!(session = %conn.session_id, error = %e, "protocol error");
+                    return (close::PROTOCOL_ERROR, "protocol error".into());
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(session = %conn.session_id, error = %e, "socket error");
+                    return (close::NORMAL, String::new());
+                }
+                Some(Ok(message)) => {
+                    last_inbound = Instant::now();
+                    let outcome = match message {
+                        WsMessage::Text(text) => on_text(daemon, conn, &mut handlers, text.as_str()),
+                        WsMessage::Binary(bytes) => on_binary(daemon, conn, &bytes),
+                        WsMessage::Close(_) => return (close::NORMAL, String::new()),
+                        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => None,
+                    };
+                    if let Some(end) = outcome {
+                        return end;
+                    }
+                }
+            },
+            _ = watchdog.tick() => {
+                let slow = conn.outbound.full_for().is_some_and(|d| d >= limits.slow_consumer);
+                if slow || conn.outbound.overflowed() {
+                    tracing::info!(session = %conn.session_id, queued = conn.outbound.len(), "slow consumer");
+                    return (close::POLICY, "slow consumer".into());
+                }
+            }
+            _ = ping.tick() => {
+                if last_inbound.elapsed() >= limits.idle_timeout {
+                    return (close::GOING_AWAY, "idle timeout".into());
+                }
+                conn.outbound.push_ping();
+            }
+            Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
+            _ = &mut auth_deadline, if conn.auth().is_none() => {
+                return (close::POLICY, "authentication timeout".into());
+            }
+        }
+    }
+}
+
+fn on_binary(daemon: &Daemon, conn: &Connection, bytes: &[u8]) -> Option<(u16, String)> {
+    if conn.auth().is_none() {
+        return Some((close::POLICY, "authentication required".into()));
+    }
+    let max = daemon.config.limits.max_binary_frame_bytes;
+    if bytes.len() > max {
+        return Some((close::TOO_BIG, format!("binary frame too big (max {max} bytes)")));
+    }
+    // PROTOCOL §6.4: short or unknown frames are answered with nothing and logged. No binary
+    // audio session kind exists in this build yet (voice lands with the live-voice work).
+    tracing::debug!(session = %conn.session_id, len = bytes.len(), "binary frame for no audio session; dropped");
+    None
+}
+
+/// Handles one text frame. Returns a close code when the connection must end.
+fn on_text(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    handlers: &mut JoinSet<()>,
+    text: &str,
+) -> Option<(u16, String)> {
+    let incoming = Incoming::parse(text);
+    if conn.auth().is_none() {
+        return on_first_frame(daemon, conn, incoming);
+    }
+    let busy = handlers.len() >= daemon.config.limits.max_inflight_requests;
+    match incoming {
+        Incoming::Invalid(error) => {
+            conn.send(&jsonrpc::failure(&Id::null(), &error));
+        }
+        // Replies to our callbacks and invalid messages are handled inline: no task needed.
+        Incoming::Single(Ok(Message::Response(reply))) => {
+            if !conn.callbacks.resolve(&reply.id, reply.outcome) {
+                tracing::debug!(session = %conn.session_id, id = ?reply.id, "reply with an unknown id ignored");
+            }
+        }
+        Incoming::Single(Err((id, error))) => {
+            conn.send(&jsonrpc::failure(&id, &error));
+        }
+        Incoming::Single(Ok(Message::Request(request))) if busy => {
+            let error = RpcError::busy("too many requests in flight on this connection; retry later");
+            conn.send(&jsonrpc::failure(&request.id, &error));
+        }
+        Incoming::Single(Ok(item)) => {
+            let (daemon, conn) = (daemon.clone(), conn.clone());
+            handlers.spawn(async move {
+                if let Some(reply) = process(&daemon, &conn, Ok(item)).await {
+                    conn.send(&reply);
+                }
+            });
+        }
+        Incoming::Batch(items) => {
+            let (daemon, conn) = (daemon.clone(), conn.clone());
+            handlers.spawn(async move {
+                let replies = futures_util::future::join_all(items.into_iter().map(|item| {
+                    let (daemon, conn) = (&daemon, &conn);
+                    async move {
+                        match item {
+                            Ok(Message::Request(r)) if busy => Some(jsonrpc::failure(
+                                &r.id,
+                                &RpcError::busy(
+                                    "too many requests in flight on this connection; retry later",
+                                ),
+                            )),
+                            item => process(daemon, conn, item).await,
+                        }
+                    }
+                }))
+                .await;
+                let replies: Vec<Value> = replies.into_iter().flatten().collect();
+                // An all-notification batch gets no reply at all (JSON-RPC 2.0 §6).
+                if !replies.is_empty() {
+                    conn.send(&Value::Array(replies));
+                }
+            });
+        }
+    }
+    None
+}
+
+/// Runs one classified message; returns the reply to send, if any.
+async fn process(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    item: Result<Message, (Id, RpcError)>,
+) -> Option<Value> {
+    match item {
+        Err((id, error)) => Some(jsonrpc::failure(&id, &error)),
+        Ok(Message::Response(reply)) => {
+            conn.callbacks.resolve(&reply.id, reply.outcome);
+            None
+        }
+        Ok(Message::Notification(n)) => {
+            if let Err(e) = router::dispatch(daemon, conn, &n.method, n.params).await {
+                tracing::debug!(session = %conn.session_id, method = %n.method, error = %e, "notification failed");
+            }
+            None
+        }
+        Ok(Message::Request(r)) => Some(match router::dispatch(daemon, conn, &r.method, r.params).await {
+            Ok(result) => jsonrpc::success(&r.id, result),
+            Err(error) => jsonrpc::failure(&r.id, &error),
+        }),
+    }
+}
+
+/// Before `session.auth` succeeds only `session.auth` is served; anything else gets -32001 and
+/// the connection closes (PROTOCOL §2.4).
+fn on_first_frame(daemon: &Arc<Daemon>, conn: &Arc<Connection>, incoming: Incoming) -> Option<(u16, String)> {
+    let request = match incoming {
+        Incoming::Single(Ok(Message::Request(r))) if r.method == "session.auth" => r,
+        Incoming::Single(Ok(Message::Request(r))) => {
+            let error =
+                RpcError::unauthorized("authentication required: the first message must be session.auth");
+            conn.send(&jsonrpc::failure(&r.id, &error));
+            return Some((close::POLICY, "authentication required".into()));
+        }
+        _ => {
+            let error =
+                RpcError::unauthorized("authentication required: the first message must be session.auth");
+            conn.send(&jsonrpc::failure(&Id::null(), &error));
+            return Some((close::POLICY, "authentication required".into()));
+        }
+    };
+    match crate::handlers::session::authenticate(daemon, conn, request.params) {
+        Ok(result) => {
+            conn.send(&jsonrpc::success(&request.id, result));
+            None
+        }
+        Err(error) => {
+            conn.send(&jsonrpc::failure(&request.id, &error));
+            Some((close::POLICY, "authentication failed".into()))
+        }
+    }
+}

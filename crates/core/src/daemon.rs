@@ -1,0 +1,191 @@
+//! The daemon: shared state ([`Daemon`]), start-up ([`start`]: locks, tokens, listeners,
+//! discovery) and shutdown ([`RunningDaemon::shutdown`]: close every connection with 1001, wait
+//! for the tasks, remove the runtime files). The caller owns the shutdown token.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hark_protocol::RpcError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admission::Admission;
+use crate::config::DaemonConfig;
+use crate::connection::Connection;
+use crate::host::HostState;
+use crate::permissions::Permissions;
+use crate::runtime_files::{Discovery, RuntimeFiles, RuntimeFilesError, Tokens};
+use crate::transport::{self, Listeners};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Method families this build serves (`server.handshake` / `server.info` capabilities).
+pub const CAPABILITIES: [&str; 5] = ["session", "tools", "proposals", "host", "admission"];
+
+/// State shared by every connection.
+pub struct Daemon {
+    pub config: DaemonConfig,
+    pub tokens: Option<Tokens>,
+    pub started: Instant,
+    pub shutdown: CancellationToken,
+    /// Open WebSocket connections (authenticated or not), for the connection limit.
+    pub open_connections: AtomicUsize,
+    sessions: Mutex<HashMap<String, Arc<Connection>>>,
+    agent_claims: Mutex<HashMap<String, String>>,
+    pub host: HostState,
+    pub permissions: Permissions,
+    pub admission: Admission,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("data_dir", &self.config.data_dir).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Daemon {
+    pub fn new(config: DaemonConfig, tokens: Option<Tokens>, shutdown: CancellationToken) -> Self {
+        let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir));
+        let admission = Admission::new(config.inference_permits, config.admission_wait);
+        Daemon {
+            tokens,
+            started: Instant::now(),
+            shutdown,
+            open_connections: AtomicUsize::new(0),
+            sessions: Mutex::new(HashMap::new()),
+            agent_claims: Mutex::new(HashMap::new()),
+            host: HostState::default(),
+            permissions,
+            admission,
+            config,
+        }
+    }
+
+    pub fn auth_enabled(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// Authenticated sessions (connections that passed `session.auth`, or any under `--no-auth`).
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    pub fn session(&self, session_id: &str) -> Option<Arc<Connection>> {
+        lock(&self.sessions).get(session_id).cloned()
+    }
+
+    pub(crate) fn connection_opened(&self, conn: &Arc<Connection>) {
+        if conn.auth().is_some() {
+            lock(&self.sessions).insert(conn.session_id.clone(), conn.clone());
+        }
+    }
+
+    pub(crate) fn session_authenticated(&self, conn: &Arc<Connection>) {
+        lock(&self.sessions).insert(conn.session_id.clone(), conn.clone());
+    }
+
+    /// Claims `agent_id` for `session_id`: one live connection per agent id (PROTOCOL §4).
+    pub(crate) fn claim_agent(&self, agent_id: &str, session_id: &str) -> Result<(), RpcError> {
+        let mut claims = lock(&self.agent_claims);
+        match claims.get(agent_id) {
+            Some(owner) if owner != session_id => {
+                Err(RpcError::conflict(format!("agent_id {agent_id} is already connected")))
+            }
+            _ => {
+                claims.insert(agent_id.to_string(), session_id.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// THE cleanup path: runs exactly once per connection, however it ended. Releases everything
+    /// the connection owned; in-flight handlers are aborted by the read loop's task set.
+    pub(crate) fn release_connection(&self, conn: &Connection) {
+        conn.cancel.cancel();
+        conn.callbacks.close_all();
+        lock(&self.sessions).remove(&conn.session_id);
+        if let Some(agent_id) = conn.agent_id() {
+            let mut claims = lock(&self.agent_claims);
+            if claims.get(&agent_id) == Some(&conn.session_id) {
+                claims.remove(&agent_id);
+            }
+        }
+        self.host.release_session(&conn.session_id);
+        tracing::debug!(session = %conn.session_id, "connection released");
+    }
+}
+
+/// A started daemon.
+pub struct RunningDaemon {
+    pub daemon: Arc<Daemon>,
+    pub discovery: Discovery,
+    files: RuntimeFiles,
+    tracker: TaskTracker,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningDaemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningDaemon").field("discovery", &self.discovery).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Files(#[from] RuntimeFilesError),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+}
+
+/// Takes the data-dir lock, writes the tokens, binds, starts accepting, and writes the
+/// discovery file (only once connections are accepted). `shutdown` belongs to the caller.
+pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<RunningDaemon, StartError> {
+    let files = RuntimeFiles::acquire(&config.data_dir, &config.runtime_dir, config.auth)?;
+    let socket = config.socket.then(|| files.paths.socket());
+    let listeners = Listeners::bind(config.port, socket.clone())
+        .await
+        .map_err(|source| StartError::Bind { port: config.port, source })?;
+    let port = listeners.local_port();
+    let discovery = Discovery {
+        pid: std::process::id(),
+        version: VERSION.to_string(),
+        ws_url: format!("ws://127.0.0.1:{port}/"),
+        socket,
+        token_file: config.auth.then(|| files.paths.token()),
+        host_token_file: config.auth.then(|| files.paths.host_token()),
+        data_dir: config.data_dir.clone(),
+    };
+    let daemon = Arc::new(Daemon::new(config, files.tokens.clone(), shutdown.clone()));
+    let tracker = TaskTracker::new();
+    let accept = tokio::spawn(transport::accept_loop(daemon.clone(), listeners, tracker.clone(), shutdown));
+    files.write_discovery(&discovery)?;
+    Ok(RunningDaemon { daemon, discovery, files, tracker, accept })
+}
+
+impl RunningDaemon {
+    /// Waits for the shutdown token, then closes every connection (1001), waits up to `grace`
+    /// for their tasks, and removes the token files, the socket and the discovery file.
+    pub async fn run_until_shutdown(self, grace: Duration) {
+        self.daemon.shutdown.cancelled().await;
+        let _ = self.accept.await;
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!("connections still open after the shutdown grace period");
+        }
+        self.files.remove();
+        drop(self.files);
+    }
+
+    /// Cancels the token and shuts down (tests and the CLI's signal handler).
+    pub async fn shutdown(self, grace: Duration) {
+        self.daemon.shutdown.cancel();
+        self.run_until_shutdown(grace).await;
+    }
+}

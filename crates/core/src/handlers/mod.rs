@@ -1,0 +1,60 @@
+//! Method handlers, one file per method family. Each is a typed function over the connection
+//! context; parsing of params into types happens in [`parse`], in one place, so every -32602
+//! names the field.
+
+pub mod admission;
+pub mod host;
+pub mod permissions;
+pub mod proposal;
+pub mod session;
+pub mod tools;
+
+use hark_protocol::RpcError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Deserializes params; absent params read as `{}`. Errors name the JSON path of the field.
+pub fn parse<T: DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError> {
+    let value = params.unwrap_or_else(|| Value::Object(Default::default()));
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if path == "." {
+            // serde names a missing field only in its message: "missing field `token`".
+            inner.split('`').nth(1).unwrap_or("params").to_string()
+        } else {
+            path
+        };
+        RpcError::invalid_params(&field, inner)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct P {
+        name: String,
+        inner: Option<Inner>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse::<P>(Some(json!({}))).unwrap_err();
+        assert_eq!(e.data.unwrap()["field"], "name");
+        let e = parse::<P>(Some(json!({"name": "x", "inner": {"n": "no"}}))).unwrap_err();
+        assert_eq!(e.data.as_ref().unwrap()["field"], "inner.n");
+        assert!(e.message.contains("inner.n"), "{}", e.message);
+        let e = parse::<P>(Some(json!([1]))).unwrap_err();
+        assert_eq!(e.code, -32602);
+    }
+}

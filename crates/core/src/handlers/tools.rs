@@ -1,0 +1,141 @@
+//! `tools.register/list/unregister` and `policy.register/list/unregister` (PROTOCOL §4). Both live
+//! in the connection's runtime: a tool is served by the connection that registered it, and a
+//! policy guards that connection's proposals. `scope: "global"` is CAR's word for "every proposal
+//! of this session", which is what Hark does; one agent's policy never touches another's plans.
+
+use hark_protocol::RpcError;
+use hark_protocol::session::{NameParams, PolicyDefinition, PolicyRule, ToolDefinition};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse;
+use crate::connection::Connection;
+
+const MAX_NAME: usize = 256;
+const MAX_TOOLS: usize = 1024;
+
+/// `tools.register` takes the array itself (as CAR clients send it) or `{tools: [...]}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RegisterParams {
+    List(Vec<ToolDefinition>),
+    Wrapped { tools: Vec<ToolDefinition> },
+}
+
+pub fn validate_tools(tools: &[ToolDefinition]) -> Result<(), RpcError> {
+    for (i, tool) in tools.iter().enumerate() {
+        if tool.name.trim().is_empty() || tool.name.len() > MAX_NAME {
+            return Err(RpcError::invalid_params(
+                &format!("[{i}].name"),
+                "a non-empty name of at most 256 bytes",
+            ));
+        }
+        if tool.parameters.as_ref().is_some_and(|p| !p.is_object()) {
+            return Err(RpcError::invalid_params(&format!("[{i}].parameters"), "a JSON Schema object"));
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_policy(policy: &PolicyDefinition) -> Result<(), RpcError> {
+    if policy.name.trim().is_empty() || policy.name.len() > MAX_NAME {
+        return Err(RpcError::invalid_params("name", "a non-empty name of at most 256 bytes"));
+    }
+    let need = |field: &str, present: bool| {
+        if present {
+            Ok(())
+        } else {
+            Err(RpcError::invalid_params(field, format!("required by rule {:?}", policy.rule)))
+        }
+    };
+    match policy.rule {
+        PolicyRule::DenyTool => need("target", policy.target.is_some()),
+        PolicyRule::DenyToolParam => {
+            need("target", policy.target.is_some())?;
+            need("key", policy.key.is_some())?;
+            need("pattern", policy.pattern.is_some() || policy.value.is_some())
+        }
+        PolicyRule::RequireState => need("key", policy.key.is_some()),
+    }
+}
+
+fn runtime(conn: &Connection) -> std::sync::MutexGuard<'_, crate::proposal::SessionRuntime> {
+    conn.runtime.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn register(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+    let tools = match parse::<RegisterParams>(params) {
+        Ok(RegisterParams::List(tools) | RegisterParams::Wrapped { tools }) => tools,
+        Err(_) => {
+            return Err(RpcError::invalid_params(
+                "params",
+                "expected an array of ToolDefinition {name, description?, parameters?, returns?, idempotent?, timeout_ms?}",
+            ));
+        }
+    };
+    validate_tools(&tools)?;
+    let count = tools.len();
+    let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
+    {
+        let mut runtime = runtime(conn);
+        if runtime.tools.len() + count > MAX_TOOLS {
+            return Err(RpcError::busy(format!("at most {MAX_TOOLS} tools per session")));
+        }
+        for tool in tools {
+            runtime.tools.insert(tool.name.clone(), tool);
+        }
+    }
+    conn.journal.record("tools_registered", None, None, json!({ "tools": names }));
+    Ok(json!(count))
+}
+
+pub fn list(conn: &Connection) -> Result<Value, RpcError> {
+    let tools: Vec<ToolDefinition> = runtime(conn).tools.values().cloned().collect(); // BTreeMap: sorted
+    Ok(json!({ "count": tools.len(), "tools": tools }))
+}
+
+pub fn unregister(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+    let NameParams { name } = parse(params)?;
+    let removed = runtime(conn).tools.remove(&name).is_some();
+    if removed {
+        conn.journal.record("tool_unregistered", None, None, json!({ "tool": name }));
+    }
+    Ok(json!({ "unregistered": name, "removed": u8::from(removed) }))
+}
+
+pub fn policy_register(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+    let policy: PolicyDefinition = parse(params)?;
+    validate_policy(&policy)?;
+    let name = policy.name.clone();
+    conn.journal.record("policy_registered", None, None, json!(policy));
+    runtime(conn).policies.insert(name.clone(), policy);
+    Ok(json!({ "registered": name, "scope": "global" }))
+}
+
+pub fn policy_list(conn: &Connection) -> Result<Value, RpcError> {
+    let policies: Vec<Value> = runtime(conn)
+        .policies
+        .values()
+        .map(|p| {
+            let description = p.description.clone().unwrap_or_else(|| describe(p));
+            json!({ "name": p.name, "description": description })
+        })
+        .collect();
+    Ok(json!({ "policies": policies, "scope": "global" }))
+}
+
+fn describe(p: &PolicyDefinition) -> String {
+    let target = p.target.as_deref().unwrap_or("?");
+    let key = p.key.as_deref().unwrap_or("?");
+    match p.rule {
+        PolicyRule::DenyTool => format!("deny tool {target}"),
+        PolicyRule::DenyToolParam => format!("deny tool {target} when parameter {key} matches"),
+        PolicyRule::RequireState => format!("require state {key}"),
+    }
+}
+
+pub fn policy_unregister(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+    let NameParams { name } = parse(params)?;
+    let removed = runtime(conn).policies.remove(&name).is_some();
+    Ok(json!({ "unregistered": name, "removed": u8::from(removed), "scope": "global" }))
+}

@@ -1,0 +1,25 @@
+//! The Hark daemon, GUI-free: transport (TCP + Unix socket) -> connection (auth gate, codec,
+//! outbound queue) -> router -> handlers/<area>.rs -> domain state (sessions, host surface,
+//! permissions, admission, proposals). See ARCHITECTURE.md for the map and its invariants.
+
+pub mod admission;
+pub mod config;
+pub mod connection;
+pub mod daemon;
+pub mod handlers;
+pub mod host;
+pub mod journal;
+pub mod paths;
+pub mod permissions;
+pub mod proposal;
+pub mod router;
+pub mod runtime_files;
+pub mod transport;
+
+pub use config::{ApprovalPolicy, DaemonConfig, TransportLimits};
+pub use daemon::{Daemon, RunningDaemon, StartError, start};
+
+/// 12 lowercase hex chars of a fresh UUIDv4: session, proposal and approval ids.
+pub fn mint_id() -> String {
+    hark_protocol::ids::short_hex_id(uuid::Uuid::new_v4().into_bytes())
+}

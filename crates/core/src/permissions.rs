@@ -1,0 +1,188 @@
+//! Permissions (PROTOCOL §9): standing grants per agent and capability, persisted in
+//! `<data_dir>/grants.json`, and the approval gate that parks a request until the person answers.
+//!
+//! The gate is an `async fn` awaited by the handler that needs the capability. Handlers run as
+//! their own tasks, so a parked request never blocks its connection's other requests.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use hark_protocol::host::{self as wire, Grant};
+use hark_protocol::time::now_rfc3339;
+use hark_protocol::{ErrorCode, RpcError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::ApprovalPolicy;
+use crate::connection::Connection;
+use crate::daemon::Daemon;
+use crate::runtime_files::write_private_atomic;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct GrantsFile {
+    version: u32,
+    grants: Vec<Grant>,
+}
+
+#[derive(Debug)]
+pub struct Permissions {
+    path: PathBuf,
+    grants: Mutex<Vec<Grant>>,
+}
+
+/// Why a gated request was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    Host,
+    Standing,
+    Once,
+    Always,
+    Policy,
+}
+
+impl Allowed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Allowed::Host => "host",
+            Allowed::Standing => "standing",
+            Allowed::Once => "once",
+            Allowed::Always => "always",
+            Allowed::Policy => "policy",
+        }
+    }
+}
+
+impl Permissions {
+    /// Loads the grants; an unreadable file is moved aside (never silently overwritten) and the
+    /// daemon starts with no grants, which only means the person is asked again.
+    pub fn load(path: PathBuf) -> Self {
+        let grants = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<GrantsFile>(&bytes) {
+                Ok(file) => file.grants,
+                Err(e) => {
+                    let aside =
+                        path.with_extension(format!("json.corrupt-{}", hark_protocol::time::now_millis()));
+                    tracing::warn!(path = %path.display(), error = %e, aside = %aside.display(), "grants file unreadable; moved aside");
+                    let _ = std::fs::rename(&path, &aside);
+                    Vec::new()
+                }
+            },
+            Err(_) => Vec::new(),
+        };
+        Permissions { path, grants: Mutex::new(grants) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Grant>> {
+        self.grants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn has(&self, agent_id: &str, capability: &str) -> bool {
+        self.lock().iter().any(|g| g.agent_id == agent_id && g.capability == capability)
+    }
+
+    pub fn list(&self, agent_id: Option<&str>) -> Vec<Grant> {
+        self.lock().iter().filter(|g| agent_id.is_none_or(|a| g.agent_id == a)).cloned().collect()
+    }
+
+    pub fn grant(&self, agent_id: &str, capability: &str) {
+        let mut grants = self.lock();
+        if !grants.iter().any(|g| g.agent_id == agent_id && g.capability == capability) {
+            grants.push(Grant {
+                agent_id: agent_id.to_string(),
+                capability: capability.to_string(),
+                granted_at: now_rfc3339(),
+            });
+            self.persist(&grants);
+        }
+    }
+
+    pub fn revoke(&self, agent_id: &str, capability: &str) -> bool {
+        let mut grants = self.lock();
+        let before = grants.len();
+        grants.retain(|g| !(g.agent_id == agent_id && g.capability == capability));
+        let removed = grants.len() != before;
+        if removed {
+            self.persist(&grants);
+        }
+        removed
+    }
+
+    /// Written under the lock so concurrent changes reach the file in order.
+    fn persist(&self, grants: &[Grant]) {
+        let file = GrantsFile { version: 1, grants: grants.to_vec() };
+        let json = serde_json::to_vec_pretty(&file).expect("grants serialize");
+        if let Err(e) = write_private_atomic(&self.path, &json) {
+            tracing::error!(error = %e, "cannot save grants");
+        }
+    }
+}
+
+pub fn check_capability(capability: &str) -> Result<(), RpcError> {
+    if wire::CAPABILITIES.contains(&capability) {
+        Ok(())
+    } else {
+        Err(RpcError::invalid_params(
+            "capability",
+            format!("expected one of {}", wire::CAPABILITIES.join(", ")),
+        ))
+    }
+}
+
+fn denied(message: impl Into<String>) -> RpcError {
+    RpcError::new(ErrorCode::ApprovalDenied, message)
+}
+
+/// The gate: lets `conn` use `capability` for `method`, asking the person when needed.
+pub async fn gate(
+    daemon: &Daemon,
+    conn: &Arc<Connection>,
+    capability: &str,
+    method: &str,
+    params_preview: Value,
+) -> Result<Allowed, RpcError> {
+    if conn.is_host() {
+        return Ok(Allowed::Host);
+    }
+    let agent_id = conn.agent_id();
+    if agent_id.as_deref().is_some_and(|a| daemon.permissions.has(a, capability)) {
+        return Ok(Allowed::Standing);
+    }
+    if !daemon.host.has_subscribers() {
+        match daemon.config.approvals {
+            ApprovalPolicy::Allow => return Ok(Allowed::Policy),
+            ApprovalPolicy::Deny => {
+                return Err(denied(format!(
+                    "{capability} access denied: no host is connected and the daemon's policy is deny"
+                )));
+            }
+            ApprovalPolicy::Ask => {} // park: a host that subscribes later sees it in its snapshot
+        }
+    }
+    let (approval_id, answer) = daemon.host.open_gate(conn, capability, method, params_preview);
+    let timeout = daemon.config.approval_timeout;
+    let resolution = match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(resolution)) => resolution,
+        Ok(Err(_)) => wire::AGENT_GONE.to_string(),
+        Err(_) => {
+            daemon.host.expire(&approval_id, wire::TIMEOUT);
+            return Err(denied(format!(
+                "{capability} access was not approved within {} s",
+                timeout.as_secs_f64()
+            ))
+            .with_data(serde_json::json!({ "approval_id": approval_id, "reason": "timeout" })));
+        }
+    };
+    match resolution.as_str() {
+        wire::APPROVE_ONCE => Ok(Allowed::Once),
+        wire::APPROVE_ALWAYS => match agent_id {
+            // A client that claimed no agent_id can only be approved once (PROTOCOL §9).
+            Some(agent_id) => {
+                daemon.permissions.grant(&agent_id, capability);
+                Ok(Allowed::Always)
+            }
+            None => Ok(Allowed::Once),
+        },
+        other => Err(denied(format!("{capability} access denied by the person"))
+            .with_data(serde_json::json!({ "approval_id": approval_id, "reason": other }))),
+    }
+}

@@ -1,0 +1,197 @@
+//! The JSON-RPC 2.0 envelope: classifying an incoming value (request, notification, response to
+//! a daemon->client callback, or invalid), and the outgoing shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::RpcError;
+
+/// A request id: a string, a number or null (JSON-RPC 2.0 §4). Kept as the raw JSON value so a
+/// reply echoes exactly what the client sent (`1` stays `1`, `"1"` stays `"1"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Id(pub Value);
+
+impl Id {
+    pub fn null() -> Self {
+        Id(Value::Null)
+    }
+    pub fn str(s: impl Into<String>) -> Self {
+        Id(Value::String(s.into()))
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_str()
+    }
+}
+
+/// A call from the peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Id,
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+/// A call from the peer that wants no reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+/// A reply from the peer to a call the daemon made (a `tools.execute` callback).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub id: Id,
+    pub outcome: Result<Value, RpcError>,
+}
+
+/// One classified JSON-RPC message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Request(Request),
+    Notification(Notification),
+    Response(Response),
+}
+
+/// What one text frame held.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A single message, or an invalid one with the id to answer it with (null when none).
+    Single(Result<Message, (Id, RpcError)>),
+    /// A non-empty batch: each element classified on its own (JSON-RPC 2.0 §6).
+    Batch(Vec<Result<Message, (Id, RpcError)>>),
+    /// Not JSON at all, or `[]`: one error object with id null.
+    Invalid(RpcError),
+}
+
+impl Incoming {
+    pub fn parse(text: &str) -> Incoming {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Incoming::Invalid(RpcError::parse_error(e.to_string())),
+        };
+        match value {
+            Value::Array(items) if items.is_empty() => {
+                Incoming::Invalid(RpcError::invalid_request("empty batch"))
+            }
+            Value::Array(items) => Incoming::Batch(items.into_iter().map(classify).collect()),
+            other => Incoming::Single(classify(other)),
+        }
+    }
+}
+
+/// Classifies one JSON value per JSON-RPC 2.0: anything that is not a well-formed request,
+/// notification or response is an invalid request, answered with the id when one is readable.
+pub fn classify(value: Value) -> Result<Message, (Id, RpcError)> {
+    let Value::Object(mut obj) = value else {
+        return Err((Id::null(), RpcError::invalid_request("expected a JSON object")));
+    };
+    let id = match obj.remove("id") {
+        None => None,
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(Id(v)),
+        Some(_) => {
+            return Err((Id::null(), RpcError::invalid_request("id must be a string, number or null")));
+        }
+    };
+    let reply_id = id.clone().unwrap_or_else(Id::null);
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err((reply_id, RpcError::invalid_request("jsonrpc must be \"2.0\"")));
+    }
+    match obj.remove("method") {
+        Some(Value::String(method)) => {
+            let params = match obj.remove("params") {
+                None => None,
+                Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
+                Some(_) => {
+                    return Err((
+                        reply_id,
+                        RpcError::invalid_request("params must be an object or an array"),
+                    ));
+                }
+            };
+            Ok(match id {
+                Some(id) => Message::Request(Request { id, method, params }),
+                None => Message::Notification(Notification { method, params }),
+            })
+        }
+        Some(_) => Err((reply_id, RpcError::invalid_request("method must be a string"))),
+        None => response_from(id, obj)
+            .ok_or_else(|| (reply_id, RpcError::invalid_request("neither a request nor a response"))),
+    }
+}
+
+fn response_from(id: Option<Id>, mut obj: Map<String, Value>) -> Option<Message> {
+    let id = id?;
+    let outcome = match (obj.remove("result"), obj.remove("error")) {
+        (Some(result), None) => Ok(result),
+        (None, Some(error)) => Err(serde_json::from_value::<RpcError>(error).ok()?),
+        _ => return None,
+    };
+    Some(Message::Response(Response { id, outcome }))
+}
+
+/// `{"jsonrpc":"2.0","id":..,"result":..}`
+pub fn success(id: &Id, result: Value) -> Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+/// `{"jsonrpc":"2.0","id":..,"error":{..}}`
+pub fn failure(id: &Id, error: &RpcError) -> Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": error })
+}
+
+/// A daemon->client request (a callback such as `tools.execute`).
+pub fn request(id: &Id, method: &str, params: Value) -> Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+}
+
+/// A daemon->client notification (`voice.event`, `host.event`, `tools.cancel`, ...).
+pub fn notification(method: &str, params: Value) -> Value {
+    serde_json::json!({ "jsonrpc": "2.0", "method": method, "params": params })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+    use serde_json::json;
+
+    fn code(r: &Result<Message, (Id, RpcError)>) -> i64 {
+        r.as_ref().unwrap_err().1.code
+    }
+
+    #[test]
+    fn requests_notifications_responses() {
+        let Incoming::Single(Ok(Message::Request(r))) =
+            Incoming::parse(r#"{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}"#)
+        else {
+            panic!()
+        };
+        assert_eq!((r.id, r.method.as_str()), (Id(json!(1)), "subtract"));
+        assert!(matches!(
+            Incoming::parse(r#"{"jsonrpc":"2.0","method":"update","params":[1,2,3]}"#),
+            Incoming::Single(Ok(Message::Notification(_)))
+        ));
+        let Incoming::Single(Ok(Message::Response(r))) =
+            Incoming::parse(r#"{"jsonrpc":"2.0","id":"cb-1","error":{"code":-1,"message":"boom"}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(r.outcome.unwrap_err().message, "boom");
+    }
+
+    #[test]
+    fn invalid_shapes() {
+        assert!(matches!(Incoming::parse("{"), Incoming::Invalid(e) if e.is(ErrorCode::ParseError)));
+        assert!(matches!(Incoming::parse("[]"), Incoming::Invalid(e) if e.is(ErrorCode::InvalidRequest)));
+        let Incoming::Single(r) = Incoming::parse(r#"{"jsonrpc":"2.0","method":1,"params":"bar"}"#) else {
+            panic!()
+        };
+        assert_eq!(code(&r), -32600);
+        let Incoming::Single(r) = Incoming::parse(r#"{"method":"x","id":7}"#) else { panic!() };
+        assert_eq!(r.as_ref().unwrap_err().0, Id(json!(7)));
+        let Incoming::Batch(items) = Incoming::parse("[1,2,3]") else { panic!() };
+        assert_eq!(items.iter().map(code).collect::<Vec<_>>(), vec![-32600; 3]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Dev-only helpers for Hark's tests: [`TestDaemon`] runs a real daemon in-process on port 0 in a
+//! temp data dir (TCP and Unix socket), and [`Client`] is a concurrent JSON-RPC WebSocket client
+//! that can answer the daemon's callbacks while its own calls are pending.
+
+mod client;
+
+pub use client::{Client, ClientError, Closed};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hark_core::{Daemon, DaemonConfig, RunningDaemon};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// A daemon on 127.0.0.1:0 with its own data and runtime dirs.
+pub struct TestDaemon {
+    running: Option<RunningDaemon>,
+    _tmp: Option<tempfile::TempDir>,
+    pub daemon: Arc<Daemon>,
+    pub data_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub url: String,
+    pub port: u16,
+    pub socket: Option<PathBuf>,
+    pub token: Option<String>,
+    pub host_token: Option<String>,
+}
+
+impl TestDaemon {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with the config adjusted by `tweak` (limits, policies, timeouts).
+    pub async fn start_with(tweak: impl FnOnce(&mut DaemonConfig)) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut daemon = Self::start_in(tmp.path(), tweak).await;
+        daemon._tmp = Some(tmp);
+        daemon
+    }
+
+    /// Starts on `root/data` and `root/run` (a restart on the same root sees the same data).
+    pub async fn start_in(root: &Path, tweak: impl FnOnce(&mut DaemonConfig)) -> Self {
+        let mut config = DaemonConfig::new(root.join("data"), root.join("run"));
+        config.port = 0;
+        config.inference_permits = 2;
+        tweak(&mut config);
+        let (data_dir, runtime_dir) = (config.data_dir.clone(), config.runtime_dir.clone());
+        let running = hark_core::start(config, CancellationToken::new()).await.expect("daemon starts");
+        let d = running.discovery.clone();
+        let read = |p: &Option<PathBuf>| p.as_ref().map(|p| std::fs::read_to_string(p).expect("token file"));
+        let port =
+            d.ws_url.trim_start_matches("ws://127.0.0.1:").trim_end_matches('/').parse().expect("port");
+        TestDaemon {
+            daemon: running.daemon.clone(),
+            token: read(&d.token_file),
+            host_token: read(&d.host_token_file),
+            url: d.ws_url.clone(),
+            port,
+            socket: d.socket.clone(),
+            data_dir,
+            runtime_dir,
+            running: Some(running),
+            _tmp: None,
+        }
+    }
+
+    /// A TCP client that has not authenticated.
+    pub async fn connect(&self) -> Client {
+        Client::connect_tcp(&self.url).await.expect("connect")
+    }
+
+    /// A Unix-socket client that has not authenticated.
+    pub async fn connect_unix(&self) -> Client {
+        Client::connect_unix(self.socket.as_ref().expect("socket enabled")).await.expect("connect unix")
+    }
+
+    /// An authenticated client (role client).
+    pub async fn client(&self) -> Client {
+        let c = self.connect().await;
+        c.call("session.auth", json!({ "token": self.token })).await.expect("auth");
+        c
+    }
+
+    /// An authenticated client that claimed `agent_id`.
+    pub async fn agent(&self, agent_id: &str) -> Client {
+        let c = self.connect().await;
+        c.call("session.auth", json!({ "token": self.token, "agent_id": agent_id })).await.expect("auth");
+        c
+    }
+
+    /// An authenticated client with the host role.
+    pub async fn host(&self) -> Client {
+        let c = self.connect().await;
+        c.call("session.auth", json!({ "host_token": self.host_token })).await.expect("host auth");
+        c
+    }
+
+    /// Waits until the daemon has released every session (cleanup runs after the socket ends).
+    pub async fn wait_sessions(&self, n: usize) -> usize {
+        for _ in 0..200 {
+            if self.daemon.session_count() == n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.daemon.session_count()
+    }
+
+    /// Clean shutdown (closes connections with 1001, removes runtime files).
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown(Duration::from_secs(3)).await;
+        }
+    }
+}
+
+/// The real-weights whisper model for tests of words and timing (`HARK_TEST_MODEL`), if present.
+pub fn test_model() -> Option<PathBuf> {
+    std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists())
+}
