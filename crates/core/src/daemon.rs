@@ -32,6 +32,9 @@ pub struct Daemon {
     pub shutdown: CancellationToken,
     /// Open WebSocket connections (authenticated or not), for the connection limit.
     pub open_connections: AtomicUsize,
+    /// `Connection` objects still alive: 0 once every connection's tasks (handlers included) are
+    /// gone. Tests use it to prove the cleanup path leaves nothing behind.
+    pub live_connection_objects: Arc<AtomicUsize>,
     sessions: Mutex<HashMap<String, Arc<Connection>>>,
     agent_claims: Mutex<HashMap<String, String>>,
     pub host: HostState,
@@ -58,6 +61,7 @@ impl Daemon {
             started: Instant::now(),
             shutdown,
             open_connections: AtomicUsize::new(0),
+            live_connection_objects: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             agent_claims: Mutex::new(HashMap::new()),
             host: HostState::default(),

@@ -3,8 +3,10 @@
 //! that can answer the daemon's callbacks while its own calls are pending.
 
 mod client;
+mod raw;
 
 pub use client::{Client, ClientError, Closed};
+pub use raw::RawPeer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

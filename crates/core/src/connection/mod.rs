@@ -67,6 +67,16 @@ pub struct Connection {
     auth: Mutex<Option<AuthInfo>>,
     client_id: Mutex<Option<String>>,
     close_reason: Mutex<Option<(u16, String)>>,
+    _alive: Alive,
+}
+
+/// Counts live `Connection` objects (see `Daemon::live_connection_objects`).
+struct Alive(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -98,6 +108,10 @@ impl Connection {
             auth: Mutex::new(implicit),
             client_id: Mutex::new(None),
             close_reason: Mutex::new(None),
+            _alive: {
+                daemon.live_connection_objects.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                Alive(daemon.live_connection_objects.clone())
+            },
         }
     }
 

@@ -1,0 +1,132 @@
+//! The JSON-RPC 2.0 specification's own examples (section 7), sent verbatim. Its methods
+//! (`sum`, `subtract`, ...) do not exist here, so where the spec shows a result Hark answers
+//! -32601 for the same id: what is checked is the envelope: which ids get a reply, the error
+//! codes, batches, and silence for notifications.
+
+use std::collections::BTreeMap;
+
+use hark_test_support::{Client, TestDaemon};
+use serde_json::{Value, json};
+
+use crate::{LONG, SHORT};
+
+async fn send(c: &Client, text: &str) -> Option<Value> {
+    c.send_text(text).await.unwrap();
+    c.next_message(SHORT * 2).await
+}
+
+fn by_id(replies: &Value) -> BTreeMap<String, i64> {
+    replies
+        .as_array()
+        .expect("a batch reply")
+        .iter()
+        .map(|r| (r["id"].to_string(), r["error"]["code"].as_i64().unwrap_or(0)))
+        .collect()
+}
+
+#[tokio::test]
+async fn specification_examples() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+
+    // rpc call with positional / named parameters: a reply with the same id.
+    let r =
+        send(&c, r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#).await.unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(1), json!(-32601)));
+    let r = send(
+        &c,
+        r#"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["id"], json!(3));
+    // A notification: no reply, even for an unknown method.
+    assert!(send(&c, r#"{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}"#).await.is_none());
+    assert!(send(&c, r#"{"jsonrpc": "2.0", "method": "foobar"}"#).await.is_none());
+    // Non-existent method.
+    let r = send(&c, r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#).await.unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!("1"), json!(-32601)));
+    // Invalid JSON.
+    let r = send(&c, r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#).await.unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(null), json!(-32700)));
+    // Invalid Request object.
+    let r = send(&c, r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#).await.unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(null), json!(-32600)));
+    // Batch, invalid JSON: one parse error.
+    let r = send(
+        &c,
+        r#"[
+  {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},
+  {"jsonrpc": "2.0", "method"
+]"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(null), json!(-32700)));
+    // Empty Array: one error object, not an array.
+    let r = send(&c, "[]").await.unwrap();
+    assert!(r.is_object());
+    assert_eq!(r["error"]["code"], json!(-32600));
+    // An invalid batch, but not empty.
+    let r = send(&c, "[1]").await.unwrap();
+    assert_eq!(r.as_array().unwrap().len(), 1);
+    assert_eq!(r[0]["error"]["code"], json!(-32600));
+    let r = send(&c, "[1,2,3]").await.unwrap();
+    assert_eq!(
+        r.as_array().unwrap().iter().map(|e| e["error"]["code"].clone()).collect::<Vec<_>>(),
+        vec![json!(-32600); 3]
+    );
+    // The mixed batch.
+    let r = send(
+        &c,
+        r#"[
+        {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},
+        {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
+        {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+        {"jsonrpc": "2.0", "method": "get_data", "id": "9"}
+    ]"#,
+    )
+    .await
+    .unwrap();
+    let ids = by_id(&r);
+    let expect: BTreeMap<String, i64> =
+        [("\"1\"", -32601), ("\"2\"", -32601), ("null", -32600), ("\"5\"", -32601), ("\"9\"", -32601)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    assert_eq!(ids, expect);
+    // All notifications: nothing at all.
+    assert!(
+        send(
+            &c,
+            r#"[
+        {"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]},
+        {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}
+    ]"#
+        )
+        .await
+        .is_none()
+    );
+}
+
+#[tokio::test]
+async fn batches_of_real_methods_and_id_types_echoed() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    c.send_text(
+        r#"[{"jsonrpc":"2.0","id":1,"method":"server.info"},
+            {"jsonrpc":"2.0","id":"two","method":"admission.status","params":{}},
+            {"jsonrpc":"2.0","id":null,"method":"tools.list"}]"#,
+    )
+    .await
+    .unwrap();
+    let r = c.next_message(LONG).await.unwrap();
+    let r = r.as_array().unwrap();
+    assert_eq!(r.len(), 3);
+    let find = |id: Value| r.iter().find(|x| x["id"] == id).unwrap().clone();
+    assert_eq!(find(json!(1))["result"]["protocol_version"], json!(3));
+    assert_eq!(find(json!("two"))["result"]["permits_total"], json!(2));
+    assert_eq!(find(json!(null))["result"]["count"], json!(0));
+}
