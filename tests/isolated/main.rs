@@ -20,9 +20,9 @@ async fn a_thousand_connect_cycles_leave_nothing_behind() {
     let cycle = |i: usize| {
         let d = &d;
         async move {
-            let c = if i % 2 == 0 { d.connect().await } else { d.connect_unix().await };
+            let c = if i.is_multiple_of(2) { d.connect().await } else { d.connect_unix().await };
             c.call("session.auth", json!({ "token": d.token })).await.unwrap();
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 c.close().await; // polite
             } // else: dropped without a close frame
         }
