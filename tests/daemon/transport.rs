@@ -296,6 +296,10 @@ async fn agent_ids_are_validated_and_unique() {
     let e = c.call("session.auth", json!({ "token": d.token, "agent_id": "../etc" })).await.unwrap_err();
     assert_eq!(e.code(), -32602);
     let _a = d.agent("notes-bot").await;
+    // CAR clients may send fields Hark has no use for (e.g. memory_namespace): ignored.
+    let c = d.connect().await;
+    let r = c.call("session.auth", json!({ "token": d.token, "memory_namespace": "proj1" })).await.unwrap();
+    assert_eq!((r["ok"].clone(), r["role"].clone()), (json!(true), json!("client")));
     let c = d.connect().await;
     let e = c.call("session.auth", json!({ "token": d.token, "agent_id": "notes-bot" })).await.unwrap_err();
     assert_eq!(e.code(), -32012);

@@ -120,6 +120,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => return Err(e.into()),
         };
+        // Handlers go in before the ready line: a SIGTERM right after it must shut down cleanly.
+        let signals = Signals::install().context("cannot install signal handlers")?;
         let mut ready = serde_json::to_value(&running.discovery).expect("discovery serializes");
         ready["ready"] = serde_json::Value::Bool(true);
         {
@@ -127,25 +129,44 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "{ready}").and_then(|()| stdout.flush()).context("cannot write the ready line")?;
         }
         tracing::info!(url = %running.discovery.ws_url, socket = ?running.discovery.socket, "hark daemon ready");
-        tokio::spawn(wait_for_signal(shutdown));
+        tokio::spawn(signals.wait_then_cancel(shutdown));
         running.run_until_shutdown(Duration::from_secs(3)).await;
         tracing::info!("hark daemon stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// SIGINT and SIGTERM, registered when created (not on first poll).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
+
+    async fn wait_then_cancel(mut self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    }
 }

@@ -5,7 +5,6 @@ use serde_json::Value;
 
 /// `session.auth` params: `{token}`, `{token, agent_id}` or `{host_token}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuthParams {
     #[serde(default)]
     pub token: Option<String>,

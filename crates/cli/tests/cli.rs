@@ -1,0 +1,159 @@
+//! The `hark` binary end to end: `serve` (ready line, discovery file, one daemon per data dir,
+//! clean SIGTERM shutdown, environment), `token` and `status`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const HARK: &str = env!("CARGO_BIN_EXE_hark");
+
+struct Served {
+    child: Child,
+    ready: Value,
+    runtime: PathBuf,
+    data: PathBuf,
+}
+
+fn hark(root: &Path) -> Command {
+    let mut cmd = Command::new(HARK);
+    cmd.env("HARK_RUNTIME_DIR", root.join("run")).env_remove("HARK_PORT").env_remove("HARK_DATA_DIR");
+    cmd
+}
+
+fn serve(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served {
+    let data = root.join("data");
+    let mut cmd = hark(root);
+    cmd.args(["serve", "--port", "0", "--data-dir"]).arg(&data).args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn hark serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("ready line");
+    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+    Served { child, ready, runtime: root.join("run"), data }
+}
+
+fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "hark serve did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_ready_line_discovery_and_clean_shutdown() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = serve(root.path(), &[], &[]);
+    assert_eq!(s.ready["ready"], Value::Bool(true));
+    for key in ["pid", "version", "ws_url", "socket", "token_file", "host_token_file", "data_dir"] {
+        assert!(!s.ready[key].is_null(), "ready line lacks {key}: {}", s.ready);
+    }
+    assert!(s.ready["ws_url"].as_str().unwrap().starts_with("ws://127.0.0.1:"));
+    let mut discovery: Value =
+        serde_json::from_slice(&std::fs::read(s.runtime.join("daemon.json")).unwrap()).unwrap();
+    discovery["ready"] = Value::Bool(true);
+    assert_eq!(discovery, s.ready, "daemon.json is the ready line without `ready`");
+
+    // `hark token` prints what an agent (and a CAR client) needs.
+    let out = hark(root.path()).args(["token", "--data-dir"]).arg(&s.data).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = std::fs::read_to_string(s.runtime.join("auth-token")).unwrap();
+    assert!(text.contains(&format!("export CAR_AUTH_TOKEN={token}")), "{text}");
+    let url = s.ready["ws_url"].as_str().unwrap().trim_end_matches('/');
+    assert!(text.contains(&format!("export CAR_DAEMON_URL={url}")), "{text}");
+
+    // `hark status` connects with the host token.
+    let out = hark(root.path()).args(["status", "--data-dir"]).arg(&s.data).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && text.contains("running") && text.contains("connections"), "{text}");
+    let out = hark(root.path()).args(["status", "--json", "--data-dir"]).arg(&s.data).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["server_info"]["protocol_version"], Value::from(3));
+
+    let status = sigterm(&mut s.child);
+    assert!(status.success(), "exit status {status}");
+    for file in ["daemon.json", "auth-token", "host-token", "daemon.sock"] {
+        assert!(!s.runtime.join(file).exists(), "{file} left behind");
+    }
+    let out = hark(root.path()).args(["status", "--data-dir"]).arg(&s.data).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no running hark daemon"));
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_exits_and_touches_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut first = serve(root.path(), &[], &[]);
+    let files = ["daemon.json", "auth-token", "host-token"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(first.runtime.join(f)).unwrap()).collect();
+    let out =
+        hark(root.path()).args(["serve", "--port", "0", "--data-dir"]).arg(&first.data).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no ready line");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already running") && stderr.contains(&first.child.id().to_string()), "{stderr}");
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(first.runtime.join(f)).unwrap()).collect();
+    assert_eq!(before, after);
+    assert!(first.runtime.join("daemon.sock").exists());
+    // The first one still serves.
+    let out = hark(root.path()).args(["status", "--data-dir"]).arg(&first.data).output().unwrap();
+    assert!(out.status.success());
+    assert!(sigterm(&mut first.child).success());
+}
+
+#[test]
+fn flags_and_environment() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = serve(
+        root.path(),
+        &["--no-socket", "--approvals", "deny", "--allow-origin", "http://localhost:3000"],
+        &[("HARK_INFERENCE_MAX_CONCURRENT", "3"), ("HARK_TOOL_TIMEOUT", "7")],
+    );
+    assert!(s.ready["socket"].is_null());
+    assert!(!s.runtime.join("daemon.sock").exists());
+    let out = hark(root.path()).args(["status", "--json", "--data-dir"]).arg(&s.data).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["admission"]["permits_total"], Value::from(3));
+    assert!(sigterm(&mut s.child).success());
+
+    // --no-auth: no token files, and it says so on stderr.
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut child = hark(root.path())
+        .args(["serve", "--port", "0", "--no-auth", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    assert!(ready["token_file"].is_null());
+    assert!(sigterm(&mut child).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("AUTHENTICATION IS DISABLED"), "{stderr}");
+
+    // Bad input is refused clearly, before anything starts.
+    let out = hark(root.path()).args(["serve", "--approvals", "maybe"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ask, allow or deny"));
+    let out = hark(root.path())
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .env("HARK_INFERENCE_MAX_CONCURRENT", "many")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HARK_INFERENCE_MAX_CONCURRENT"));
+}
