@@ -57,6 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$DATA"
+: >"$TMP/stdout"
 "$HARK" serve --port 0 --data-dir "$DATA" >"$TMP/stdout" 2>"$TMP/stderr" &
 DAEMON_PID=$!
 

@@ -16,6 +16,10 @@ use crate::Location;
 pub struct ServeArgs {
     #[command(flatten)]
     location: Location,
+    /// Listen on this address instead of 127.0.0.1 (not recommended: Hark is a local service;
+    /// the Host check still refuses upgrades whose Host is not local).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::IpAddr>,
     /// TCP port on 127.0.0.1 (0 picks a free port).
     #[arg(long, env = "HARK_PORT", default_value_t = hark_core::paths::DEFAULT_PORT)]
     port: u16,
@@ -53,6 +57,9 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
     let data_dir = args.location.data_dir();
     let mut config = DaemonConfig::new(data_dir.clone(), args.location.runtime_dir());
     config.port = args.port;
+    if let Some(addr) = args.listen {
+        config.listen = addr;
+    }
     config.socket = cfg!(unix) && !args.no_socket;
     config.allowed_origins = args.allow_origin.clone();
     if let Ok(list) = std::env::var("HARK_ALLOWED_ORIGINS") {
@@ -101,6 +108,9 @@ fn init_logging(data_dir: &std::path::Path) {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = config_from(&args)?;
     init_logging(&config.data_dir);
+    if !config.listen.is_loopback() {
+        tracing::warn!(addr = %config.listen, "listening beyond loopback (--listen): other machines can reach this port");
+    }
     if !config.auth {
         tracing::warn!(
             "AUTHENTICATION IS DISABLED (--no-auth): any program on this machine can use this daemon"

@@ -81,7 +81,9 @@ impl TransportLimits {
 pub struct DaemonConfig {
     pub data_dir: PathBuf,
     pub runtime_dir: PathBuf,
-    /// TCP port on loopback; 0 picks a free one.
+    /// The TCP address: loopback unless `--listen` says otherwise (PROTOCOL §1).
+    pub listen: std::net::IpAddr,
+    /// TCP port; 0 picks a free one.
     pub port: u16,
     /// Listen on `<runtime_dir>/daemon.sock` too (Unix only).
     pub socket: bool,
@@ -107,6 +109,7 @@ impl DaemonConfig {
         DaemonConfig {
             data_dir,
             runtime_dir,
+            listen: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             port: crate::paths::DEFAULT_PORT,
             socket: cfg!(unix),
             allowed_origins: Vec::new(),

@@ -144,8 +144,8 @@ impl std::fmt::Debug for RunningDaemon {
 pub enum StartError {
     #[error(transparent)]
     Files(#[from] RuntimeFilesError),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// Takes the data-dir lock, writes the tokens, binds, starts accepting, and writes the
@@ -153,14 +153,20 @@ pub enum StartError {
 pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<RunningDaemon, StartError> {
     let files = RuntimeFiles::acquire(&config.data_dir, &config.runtime_dir, config.auth)?;
     let socket = config.socket.then(|| files.paths.socket());
-    let listeners = Listeners::bind(config.port, socket.clone())
+    let addr = std::net::SocketAddr::new(config.listen, config.port);
+    let listeners = Listeners::bind(config.listen, config.port, socket.clone())
         .await
-        .map_err(|source| StartError::Bind { port: config.port, source })?;
+        .map_err(|source| StartError::Bind { addr, source })?;
     let port = listeners.local_port();
+    let host = match config.listen {
+        ip if ip.is_loopback() || ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
     let discovery = Discovery {
         pid: std::process::id(),
         version: VERSION.to_string(),
-        ws_url: format!("ws://127.0.0.1:{port}/"),
+        ws_url: format!("ws://{host}:{port}/"),
         socket,
         token_file: config.auth.then(|| files.paths.token()),
         host_token_file: config.auth.then(|| files.paths.host_token()),

@@ -27,9 +27,9 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds `127.0.0.1:port` and, when `socket` is set, `socket` (0600, inside the 0700 runtime dir).
-    pub async fn bind(port: u16, socket: Option<PathBuf>) -> std::io::Result<Self> {
-        let tcp = TcpListener::bind(("127.0.0.1", port)).await?;
+    /// Binds `listen:port` and, when `socket` is set, `socket` (0600, inside the 0700 runtime dir).
+    pub async fn bind(listen: std::net::IpAddr, port: u16, socket: Option<PathBuf>) -> std::io::Result<Self> {
+        let tcp = TcpListener::bind((listen, port)).await?;
         #[cfg(unix)]
         {
             let unix = match socket {
