@@ -71,6 +71,7 @@ while ((SECONDS < deadline)); do
 done
 if [[ -z "$READY" ]]; then
     echo "--- daemon stderr:" >&2; tail -n 20 "$TMP/stderr" >&2 || true
+    kill -0 "$DAEMON_PID" 2>/dev/null || die "'$HARK serve' exited before printing its ready line"
     die "no ready line from '$HARK serve' within ${READY_TIMEOUT}s"
 fi
 field() { "$PY" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$READY" "$1"; }

@@ -114,14 +114,17 @@ async def run(args) -> int:
         return 1
 
     # Program clients send no Origin header, so the daemon's Origin check lets them in.
+    # proxy=None: never route the loopback connection through an HTTP(S)_PROXY from the env.
+    target = daemon["socket"] if args.socket else daemon["ws_url"]
     if args.socket:
-        connect = websockets.unix_connect(daemon["socket"], uri="ws://localhost/")
+        connect = websockets.unix_connect(target, uri="ws://localhost/")
     else:
-        connect = websockets.connect(daemon["ws_url"], proxy=None)
+        connect = websockets.connect(target, proxy=None)
     try:
         ws = await connect
     except (OSError, websockets.InvalidHandshake) as e:
-        print(f"error: cannot connect to the Hark daemon: {e}", file=sys.stderr)
+        print(f"error: cannot connect to the Hark daemon at {target} (is it running?): {e}",
+              file=sys.stderr)
         return 1
 
     async with ws:

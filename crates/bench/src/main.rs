@@ -1,1 +1,41 @@
-fn main() {}
+//! `hark-bench`: Hark's benchmarks, each with its floor measured in the same process and run
+//! (PRODUCT.md "Performance targets"; the numbers go to BENCHMARKS.md).
+//!
+//! - `hark-bench rpc`: JSON-RPC round trips on loopback with 1, 8 and 64 clients, Hark vs a bare
+//!   tokio-tungstenite echo server (the floor).
+//!
+//! Run with `cargo run --release -p hark-bench -- rpc --help`.
+
+mod cpu;
+mod rpc;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "hark-bench", about = "Hark benchmarks, each against its floor in the same run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// RPC round trips: Hark vs a bare tokio-tungstenite echo server (the floor).
+    Rpc(rpc::RpcArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rpc(args) => rpc::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hark-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -111,12 +111,15 @@ fn take_lock(
     dir: &Path,
     runtime: &RuntimePaths,
 ) -> Result<File, RuntimeFilesError> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(lock_path)
-        .map_err(io("cannot open the lock file", lock_path))?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // The lock file stays after exit (removing it would race a starting daemon); it is empty.
+    let file = options.open(lock_path).map_err(io("cannot open the lock file", lock_path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => {
