@@ -89,6 +89,9 @@ pub fn validate(proposal: ActionProposal) -> Result<Plan, RpcError> {
     if proposal.actions.is_empty() {
         return Err(RpcError::invalid_params("actions", "must contain at least one action"));
     }
+    if proposal.actions.len() > MAX_ACTIONS {
+        return Err(RpcError::invalid_params("actions", format!("at most {MAX_ACTIONS} actions per proposal")));
+    }
     let ids = assign_ids(&proposal.actions)?;
     let mut steps = Vec::with_capacity(proposal.actions.len());
     for (index, (action, id)) in proposal.actions.into_iter().zip(ids).enumerate() {
@@ -136,6 +139,8 @@ fn assign_ids(actions: &[Action]) -> Result<Vec<String>, RpcError> {
 /// The most retries one action gets, whatever it asks for: a retry of a failed precondition
 /// involves no await, so an absurd `max_retries` would otherwise spin for a long time.
 pub(super) const MAX_RETRIES_CAP: u32 = 100;
+/// Scheduling is quadratic in the number of actions; a plan is a plan, not a batch job.
+pub(super) const MAX_ACTIONS: usize = 1000;
 
 fn validate_action(index: usize, action: Action, id: String) -> Result<Step, RpcError> {
     let field = |name: &str| format!("actions[{index}].{name}");

@@ -111,3 +111,12 @@ fn an_absurd_max_retries_is_capped() {
     assert_eq!(plan.steps[0].max_retries, super::super::validate::MAX_RETRIES_CAP);
     assert_eq!(field(json!({ "actions": [{"type": "nope", "parameters": 1}] })), "actions[0].type");
 }
+
+#[test]
+fn too_many_actions_are_refused() {
+    let max = super::super::validate::MAX_ACTIONS;
+    let actions: Vec<_> = (0..=max).map(|_| json!({ "tool": "t" })).collect();
+    assert_eq!(field(json!({ "actions": actions })), "actions");
+    let actions: Vec<_> = (0..max).map(|_| json!({ "tool": "t" })).collect();
+    assert!(check(json!({ "actions": actions })).is_ok());
+}
