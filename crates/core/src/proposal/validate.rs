@@ -90,7 +90,10 @@ pub fn validate(proposal: ActionProposal) -> Result<Plan, RpcError> {
         return Err(RpcError::invalid_params("actions", "must contain at least one action"));
     }
     if proposal.actions.len() > MAX_ACTIONS {
-        return Err(RpcError::invalid_params("actions", format!("at most {MAX_ACTIONS} actions per proposal")));
+        return Err(RpcError::invalid_params(
+            "actions",
+            format!("at most {MAX_ACTIONS} actions per proposal"),
+        ));
     }
     let ids = assign_ids(&proposal.actions)?;
     let mut steps = Vec::with_capacity(proposal.actions.len());
