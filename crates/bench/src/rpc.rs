@@ -49,8 +49,8 @@ pub struct RpcArgs {
     /// the load generator, not the server, the bottleneck.
     #[arg(long, default_value_t = 16 << 10)]
     client_read_buffer: usize,
-    /// Read buffer of the floor's WebSockets, bytes [default: tungstenite's default, as Hark's
-    /// transport uses today]. The floor otherwise mirrors Hark's transport settings.
+    /// Read buffer of the floor's WebSockets, bytes [default: Hark's, from
+    /// `hark_core::transport::websocket_config`]. The floor otherwise uses Hark's settings.
     #[arg(long)]
     floor_read_buffer: Option<usize>,
     /// Measure only one server (for profiling one side).
@@ -310,11 +310,8 @@ pub fn run(args: RpcArgs) -> Result<(), String> {
         "jsonrpc": "2.0", "id": "hello", "method": "session.auth", "params": { "token": token }
     })
     .to_string();
-    // The floor mirrors Hark's transport settings (transport::accept_one): same size limits.
-    let limits = &daemon.daemon.config.limits;
-    let max_size = limits.max_message_bytes.max(limits.max_binary_frame_bytes);
-    let mut floor_config =
-        WebSocketConfig::default().max_message_size(Some(max_size)).max_frame_size(Some(max_size));
+    // The floor uses exactly Hark's WebSocket settings (limits and read buffer).
+    let mut floor_config = hark_core::transport::websocket_config(&daemon.daemon.config.limits);
     if let Some(n) = args.floor_read_buffer {
         floor_config = floor_config.read_buffer_size(n);
     }
@@ -375,7 +372,7 @@ pub fn run(args: RpcArgs) -> Result<(), String> {
         hark_reply,
         client_read_buffer: args.client_read_buffer,
         floor_read_buffer: floor_config.read_buffer_size,
-        max_size,
+        max_size: floor_config.max_message_size.unwrap_or(0),
     };
     println!("{}", report(&setup, &args.clients, &samples));
     Ok(())

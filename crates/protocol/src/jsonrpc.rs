@@ -67,6 +67,9 @@ pub enum Incoming {
 
 impl Incoming {
     pub fn parse(text: &str) -> Incoming {
+        if let Some(message) = fast_request(text) {
+            return Incoming::Single(Ok(message));
+        }
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => return Incoming::Invalid(RpcError::parse_error(e.to_string())),
@@ -78,6 +81,43 @@ impl Incoming {
             Value::Array(items) => Incoming::Batch(items.into_iter().map(classify).collect()),
             other => Incoming::Single(classify(other)),
         }
+    }
+}
+
+/// The common case, a well-formed single request or notification, parsed straight into its
+/// parts without building the envelope as a `Value` (the hot path of every round trip). Anything
+/// else (batches, replies, invalid messages, escaped method names, duplicate keys) returns `None`
+/// and takes the general path, which alone decides errors, so both paths agree on semantics.
+fn fast_request(text: &str) -> Option<Message> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        jsonrpc: &'a str,
+        #[serde(borrow)]
+        method: &'a str,
+        #[serde(default, deserialize_with = "present")]
+        id: Option<Value>,
+        #[serde(default, deserialize_with = "present")]
+        params: Option<Value>,
+    }
+    /// `Some` whenever the member is there, `null` included (serde's default maps null to None).
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let e: Envelope<'_> = serde_json::from_str(text).ok()?;
+    if e.jsonrpc != "2.0" || !matches!(e.params, None | Some(Value::Object(_) | Value::Array(_))) {
+        return None;
+    }
+    let method = e.method.to_string();
+    match e.id {
+        None => Some(Message::Notification(Notification { method, params: e.params })),
+        Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => {
+            Some(Message::Request(Request { id: Id(id), method, params: e.params }))
+        }
+        Some(_) => None,
     }
 }
 
@@ -136,6 +176,17 @@ pub fn success(id: &Id, result: Value) -> Value {
     serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
+/// [`success`] written straight to text, without building the envelope as a `Value`.
+pub fn success_text(id: &Id, result: &Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut out, id).expect("an id serializes");
+    out.extend_from_slice(br#","result":"#);
+    serde_json::to_writer(&mut out, result).expect("a Value serializes");
+    out.push(b'}');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
 /// `{"jsonrpc":"2.0","id":..,"error":{..}}`
 pub fn failure(id: &Id, error: &RpcError) -> Value {
     serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": error })
@@ -179,6 +230,41 @@ mod tests {
             panic!()
         };
         assert_eq!(r.outcome.unwrap_err().message, "boom");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one() {
+        let cases = [
+            r#"{"jsonrpc":"2.0","method":"a","params":{"x":1},"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"a","id":null}"#,
+            r#"{"jsonrpc":"2.0","method":"a"}"#,
+            r#"{"jsonrpc":"2.0","method":"a","params":null,"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"a","params":3}"#,
+            r#"{"jsonrpc":"2.0","method":"a","id":{"x":1}}"#,
+            r#"{"jsonrpc":"1.0","method":"a","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"a","id":"s"}"#,
+            r#"{"jsonrpc":"2.0","method":"a","id":1,"id":2}"#,
+            r#"{"jsonrpc":"2.0","method":"a","extra":true,"id":1}"#,
+            r#"{"jsonrpc":"2.0","id":"cb-1","result":{}}"#,
+        ];
+        for text in cases {
+            let general = match serde_json::from_str::<Value>(text) {
+                Ok(v) => classify(v),
+                Err(_) => unreachable!(),
+            };
+            // Where the fast path answers, it answers as the general path would.
+            if let Some(fast) = fast_request(text) {
+                assert_eq!(Ok(fast), general, "{text}");
+            }
+            assert_eq!(Incoming::parse(text), Incoming::Single(general), "{text}");
+        }
+        assert!(fast_request(r#"{"jsonrpc":"2.0","method":"a","id":1}"#).is_some());
+        let id = Id(serde_json::json!(7));
+        let text = success_text(&id, &serde_json::json!({"a": [1, "b"]}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            success(&id, serde_json::json!({"a": [1, "b"]}))
+        );
     }
 
     #[test]

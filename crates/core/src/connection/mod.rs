@@ -65,6 +65,8 @@ pub struct Connection {
     pub runtime: Mutex<SessionRuntime>,
     pub journal: Journal,
     auth: Mutex<Option<AuthInfo>>,
+    /// `auth.is_some()`, readable without the lock on every frame.
+    authenticated: std::sync::atomic::AtomicBool,
     client_id: Mutex<Option<String>>,
     close_reason: Mutex<Option<(u16, String)>>,
     _alive: Alive,
@@ -105,6 +107,7 @@ impl Connection {
             cancel: daemon.shutdown.child_token(),
             callbacks: Callbacks::new(),
             runtime: Mutex::new(SessionRuntime::default()),
+            authenticated: std::sync::atomic::AtomicBool::new(implicit.is_some()),
             auth: Mutex::new(implicit),
             client_id: Mutex::new(None),
             close_reason: Mutex::new(None),
@@ -121,6 +124,11 @@ impl Connection {
 
     pub(crate) fn set_auth(&self, info: AuthInfo) {
         *lock(&self.auth) = Some(info);
+        self.authenticated.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn is_host(&self) -> bool {
@@ -224,11 +232,13 @@ where
     watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let auth_deadline = tokio::time::sleep(limits.auth_timeout);
     tokio::pin!(auth_deadline);
+    let cancelled = conn.cancel.cancelled();
+    tokio::pin!(cancelled);
 
     loop {
         tokio::select! {
             biased;
-            _ = conn.cancel.cancelled() => {
+            _ = &mut cancelled => {
                 return conn.close_reason().unwrap_or((close::GOING_AWAY, "server shutting down".into()));
             }
             frame = stream.next() => match frame {
@@ -272,7 +282,7 @@ where
                 conn.outbound.push_ping();
             }
             Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
-            _ = &mut auth_deadline, if conn.auth().is_none() => {
+            _ = &mut auth_deadline, if !conn.is_authenticated() => {
                 return (close::POLICY, "authentication timeout".into());
             }
         }
@@ -280,7 +290,7 @@ where
 }
 
 fn on_binary(daemon: &Daemon, conn: &Connection, bytes: &[u8]) -> Option<(u16, String)> {
-    if conn.auth().is_none() {
+    if !conn.is_authenticated() {
         return Some((close::POLICY, "authentication required".into()));
     }
     let max = daemon.config.limits.max_binary_frame_bytes;
@@ -301,7 +311,7 @@ fn on_text(
     text: &str,
 ) -> Option<(u16, String)> {
     let incoming = Incoming::parse(text);
-    if conn.auth().is_none() {
+    if !conn.is_authenticated() {
         return on_first_frame(daemon, conn, incoming);
     }
     let busy = handlers.len() >= daemon.config.limits.max_inflight_requests;
@@ -322,12 +332,20 @@ fn on_text(
             let error = RpcError::busy("too many requests in flight on this connection; retry later");
             conn.send(&jsonrpc::failure(&request.id, &error));
         }
+        Incoming::Single(Ok(Message::Request(request))) => {
+            let (daemon, conn) = (daemon.clone(), conn.clone());
+            run_inline_or_spawn(handlers, async move {
+                let text = match router::dispatch(&daemon, &conn, &request.method, request.params).await {
+                    Ok(result) => jsonrpc::success_text(&request.id, &result),
+                    Err(error) => jsonrpc::failure(&request.id, &error).to_string(),
+                };
+                conn.outbound.push_text(text);
+            });
+        }
         Incoming::Single(Ok(item)) => {
             let (daemon, conn) = (daemon.clone(), conn.clone());
-            handlers.spawn(async move {
-                if let Some(reply) = process(&daemon, &conn, Ok(item)).await {
-                    conn.send(&reply);
-                }
+            run_inline_or_spawn(handlers, async move {
+                process(&daemon, &conn, Ok(item)).await;
             });
         }
         Incoming::Batch(items) => {
@@ -357,6 +375,18 @@ fn on_text(
         }
     }
     None
+}
+
+/// Polls a handler once right here; only one that has to wait (an approval, a callback, a
+/// permit) becomes a task. Most requests finish on the first poll, which saves a task spawn and
+/// a wake-up of this loop per request. The spawned task polls again with its own waker, so what
+/// the first poll registered with the no-op waker is replaced at once.
+fn run_inline_or_spawn(handlers: &mut JoinSet<()>, handler: impl Future<Output = ()> + Send + 'static) {
+    let mut handler = Box::pin(handler);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if handler.as_mut().poll(&mut cx).is_pending() {
+        handlers.spawn(handler);
+    }
 }
 
 /// Runs one classified message; returns the reply to send, if any.

@@ -101,6 +101,17 @@ pub async fn accept_loop(
     tokio::join!(tcp, unix);
 }
 
+/// The WebSocket settings of every connection. The read buffer is 16 KiB, not tungstenite's
+/// 128 KiB default: tungstenite zero-fills its whole read buffer before every read poll, which
+/// cost Hark ~5 µs per round trip (BENCHMARKS.md); a 256 KiB binary frame then takes 16 reads.
+pub fn websocket_config(limits: &crate::config::TransportLimits) -> WebSocketConfig {
+    let max = limits.max_message_bytes.max(limits.max_binary_frame_bytes);
+    WebSocketConfig::default()
+        .read_buffer_size(16 << 10)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}
+
 /// Out of file descriptors and the like: log and back off instead of spinning.
 async fn accept_error(e: std::io::Error) {
     tracing::warn!(error = %e, "accept failed");
@@ -124,9 +135,7 @@ where
     let _slot = Slot(daemon.clone());
     let limits = &daemon.config.limits;
     let over_limit = open > limits.max_connections;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(limits.max_message_bytes.max(limits.max_binary_frame_bytes)))
-        .max_frame_size(Some(limits.max_message_bytes.max(limits.max_binary_frame_bytes)));
+    let config = websocket_config(limits);
     let allowed = daemon.config.allowed_origins.clone();
     #[allow(clippy::result_large_err)] // tungstenite's callback contract
     let callback = move |req: &upgrade::RequestRef, resp| upgrade::check(req, resp, &allowed, over_limit);
