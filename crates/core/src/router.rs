@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::daemon::Daemon;
-use crate::handlers::{admission, host, permissions, proposal, session, tools};
+use crate::handlers::{Reply, admission, host, permissions, proposal, session, tools};
 
 pub async fn dispatch(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
     method: &str,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     match method {
         "session.auth" => session::reauthenticate(daemon, conn, params),
         "server.handshake" => session::handshake(params),

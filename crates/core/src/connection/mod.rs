@@ -335,11 +335,8 @@ fn on_text(
         Incoming::Single(Ok(Message::Request(request))) => {
             let (daemon, conn) = (daemon.clone(), conn.clone());
             run_inline_or_spawn(handlers, async move {
-                let text = match router::dispatch(&daemon, &conn, &request.method, request.params).await {
-                    Ok(result) => jsonrpc::success_text(&request.id, &result),
-                    Err(error) => jsonrpc::failure(&request.id, &error).to_string(),
-                };
-                conn.outbound.push_text(text);
+                let reply = router::dispatch(&daemon, &conn, &request.method, request.params).await;
+                conn.outbound.push_text(reply_text(&request.id, reply));
             });
         }
         Incoming::Single(Ok(item)) => {
@@ -355,21 +352,24 @@ fn on_text(
                     let (daemon, conn) = (&daemon, &conn);
                     async move {
                         match item {
-                            Ok(Message::Request(r)) if busy => Some(jsonrpc::failure(
-                                &r.id,
-                                &RpcError::busy(
-                                    "too many requests in flight on this connection; retry later",
-                                ),
-                            )),
+                            Ok(Message::Request(r)) if busy => Some(
+                                jsonrpc::failure(
+                                    &r.id,
+                                    &RpcError::busy(
+                                        "too many requests in flight on this connection; retry later",
+                                    ),
+                                )
+                                .to_string(),
+                            ),
                             item => process(daemon, conn, item).await,
                         }
                     }
                 }))
                 .await;
-                let replies: Vec<Value> = replies.into_iter().flatten().collect();
+                let replies: Vec<String> = replies.into_iter().flatten().collect();
                 // An all-notification batch gets no reply at all (JSON-RPC 2.0 §6).
                 if !replies.is_empty() {
-                    conn.send(&Value::Array(replies));
+                    conn.outbound.push_text(format!("[{}]", replies.join(",")));
                 }
             });
         }
@@ -389,14 +389,22 @@ fn run_inline_or_spawn(handlers: &mut JoinSet<()>, handler: impl Future<Output =
     }
 }
 
+/// A request's reply as text.
+fn reply_text(id: &Id, reply: Result<crate::handlers::Reply, RpcError>) -> String {
+    match reply {
+        Ok(result) => jsonrpc::success_text(id, result.get()),
+        Err(error) => jsonrpc::failure(id, &error).to_string(),
+    }
+}
+
 /// Runs one classified message; returns the reply to send, if any.
 async fn process(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
     item: Result<Message, (Id, RpcError)>,
-) -> Option<Value> {
+) -> Option<String> {
     match item {
-        Err((id, error)) => Some(jsonrpc::failure(&id, &error)),
+        Err((id, error)) => Some(jsonrpc::failure(&id, &error).to_string()),
         Ok(Message::Response(reply)) => {
             conn.callbacks.resolve(&reply.id, reply.outcome);
             None
@@ -407,10 +415,9 @@ async fn process(
             }
             None
         }
-        Ok(Message::Request(r)) => Some(match router::dispatch(daemon, conn, &r.method, r.params).await {
-            Ok(result) => jsonrpc::success(&r.id, result),
-            Err(error) => jsonrpc::failure(&r.id, &error),
-        }),
+        Ok(Message::Request(r)) => {
+            Some(reply_text(&r.id, router::dispatch(daemon, conn, &r.method, r.params).await))
+        }
     }
 }
 
@@ -434,7 +441,7 @@ fn on_first_frame(daemon: &Arc<Daemon>, conn: &Arc<Connection>, incoming: Incomi
     };
     match crate::handlers::session::authenticate(daemon, conn, request.params) {
         Ok(result) => {
-            conn.send(&jsonrpc::success(&request.id, result));
+            conn.outbound.push_text(jsonrpc::success_text(&request.id, result.get()));
             None
         }
         Err(error) => {

@@ -1,10 +1,10 @@
 //! `admission.status` (PROTOCOL §10).
 
 use hark_protocol::RpcError;
-use serde_json::{Value, json};
 
+use super::{Reply, reply};
 use crate::daemon::Daemon;
 
-pub fn status(daemon: &Daemon) -> Result<Value, RpcError> {
-    Ok(json!(daemon.admission.status()))
+pub fn status(daemon: &Daemon) -> Result<Reply, RpcError> {
+    reply(&daemon.admission.status())
 }

@@ -9,7 +9,7 @@ use hark_protocol::host::{
 };
 use serde_json::{Value, json};
 
-use super::parse;
+use super::{Reply, parse, reply};
 use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::host::EVENT_RING;
@@ -22,59 +22,59 @@ pub fn require_host(conn: &Connection) -> Result<(), RpcError> {
     }
 }
 
-pub fn subscribe(daemon: &Daemon, conn: &Arc<Connection>) -> Result<Value, RpcError> {
+pub fn subscribe(daemon: &Daemon, conn: &Arc<Connection>) -> Result<Reply, RpcError> {
     require_host(conn)?;
-    Ok(daemon.host.subscribe(conn))
+    reply(&daemon.host.subscribe(conn))
 }
 
-pub fn events(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn events(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let EventsParams { limit } = parse(params)?;
-    Ok(json!({ "events": daemon.host.events(limit.unwrap_or(EVENT_RING).min(EVENT_RING)) }))
+    reply(&json!({ "events": daemon.host.events(limit.unwrap_or(EVENT_RING).min(EVENT_RING)) }))
 }
 
-pub fn agents(daemon: &Daemon, conn: &Connection) -> Result<Value, RpcError> {
-    Ok(json!({ "agents": daemon.host.agents(conn) }))
+pub fn agents(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+    reply(&json!({ "agents": daemon.host.agents(conn) }))
 }
 
-pub fn approvals(daemon: &Daemon, conn: &Connection) -> Result<Value, RpcError> {
-    Ok(json!({ "approvals": daemon.host.approvals(conn) }))
+pub fn approvals(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+    reply(&json!({ "approvals": daemon.host.approvals(conn) }))
 }
 
-pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: RegisterAgentParams = parse(params)?;
-    Ok(json!(daemon.host.register_agent(conn, params)?))
+    reply(&daemon.host.register_agent(conn, params)?)
 }
 
-pub fn set_status(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn set_status(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: SetStatusParams = parse(params)?;
-    Ok(json!(daemon.host.set_status(conn, params)?))
+    reply(&daemon.host.set_status(conn, params)?)
 }
 
 pub fn unregister_agent(
     daemon: &Daemon,
     conn: &Connection,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let AgentIdParams { agent_id } = parse(params)?;
-    Ok(json!({ "removed": daemon.host.unregister_agent(conn, &agent_id)? }))
+    reply(&json!({ "removed": daemon.host.unregister_agent(conn, &agent_id)? }))
 }
 
-pub fn notify(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn notify(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: NotifyParams = parse(params)?;
     if params.message.len() > 4096 {
         return Err(RpcError::invalid_params("message", "at most 4096 bytes"));
     }
     let payload = json!({ "kind": params.kind, "payload": params.payload, "session_id": conn.session_id });
     let event = daemon.host.emit("host.notification", conn.agent_id().as_deref(), params.message, payload);
-    Ok(json!({ "event_id": event.id }))
+    reply(&json!({ "event_id": event.id }))
 }
 
 pub fn request_approval(
     daemon: &Daemon,
     conn: &Arc<Connection>,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let params: RequestApprovalParams = parse(params)?;
     let options = params.options.unwrap_or_else(|| vec!["approve".into(), "deny".into()]);
     if options.is_empty() || options.iter().any(|o| o.is_empty()) {
@@ -84,14 +84,14 @@ pub fn request_approval(
         return Err(RpcError::invalid_params("action", "must not be empty"));
     }
     let details = params.details.unwrap_or(Value::Object(Default::default()));
-    Ok(json!(daemon.host.request_approval(conn, params.action, details, options)))
+    reply(&daemon.host.request_approval(conn, params.action, details, options))
 }
 
 pub fn resolve_approval(
     daemon: &Daemon,
     conn: &Connection,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let ResolveApprovalParams { approval_id, resolution } = parse(params)?;
-    Ok(json!(daemon.host.resolve(conn, &approval_id, &resolution)?))
+    reply(&daemon.host.resolve(conn, &approval_id, &resolution)?)
 }

@@ -10,8 +10,22 @@ pub mod session;
 pub mod tools;
 
 use hark_protocol::RpcError;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A handler's result, serialized once, straight from its typed value (no `Value` tree in
+/// between: on the hot path that conversion cost more than the rest of the handler).
+pub type Reply = Box<RawValue>;
+
+/// Serializes a handler's result.
+pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RpcError> {
+    serde_json::value::to_raw_value(value).map_err(|e| {
+        tracing::error!(error = %e, "a result failed to serialize");
+        RpcError::internal()
+    })
+}
 
 /// Deserializes params; absent params read as `{}`. Errors name the JSON path of the field.
 pub fn parse<T: DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError> {

@@ -8,12 +8,12 @@ use hark_protocol::RpcError;
 use hark_protocol::host::{PermissionRequestParams, RevokeParams};
 use serde_json::{Value, json};
 
-use super::parse;
+use super::{Reply, parse, reply};
 use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::permissions::{check_capability, gate};
 
-pub fn list(daemon: &Daemon, conn: &Connection) -> Result<Value, RpcError> {
+pub fn list(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
     let grants = if conn.is_host() {
         daemon.permissions.list(None)
     } else {
@@ -22,26 +22,26 @@ pub fn list(daemon: &Daemon, conn: &Connection) -> Result<Value, RpcError> {
             None => Vec::new(),
         }
     };
-    Ok(json!({ "grants": grants }))
+    reply(&json!({ "grants": grants }))
 }
 
 /// The host revokes any grant; an agent may give up its own.
-pub fn revoke(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn revoke(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let RevokeParams { agent_id, capability } = parse(params)?;
     check_capability(&capability)?;
     if !conn.is_host() && conn.agent_id().as_deref() != Some(agent_id.as_str()) {
         return Err(RpcError::forbidden("forbidden: host role needed to revoke another agent's grant"));
     }
-    Ok(json!({ "revoked": daemon.permissions.revoke(&agent_id, &capability) }))
+    reply(&json!({ "revoked": daemon.permissions.revoke(&agent_id, &capability) }))
 }
 
 pub async fn request(
     daemon: &Daemon,
     conn: &Arc<Connection>,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let PermissionRequestParams { capability } = parse(params)?;
     check_capability(&capability)?;
     let allowed = gate(daemon, conn, &capability, "permissions.request", json!({})).await?;
-    Ok(json!({ "capability": capability, "granted": true, "grant": allowed.as_str() }))
+    reply(&json!({ "capability": capability, "granted": true, "grant": allowed.as_str() }))
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use hark_protocol::RpcError;
 use hark_protocol::proposal::{ActionProposal, SubmitParams};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::parse;
+use super::{Reply, parse, reply};
 use crate::connection::Connection;
 use crate::connection::callbacks::ConnectionInvoker;
 use crate::daemon::Daemon;
@@ -18,7 +18,7 @@ pub async fn submit(
     daemon: &Daemon,
     conn: &Arc<Connection>,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     // CAR's shape is `{proposal: {...}}`; a bare proposal (`{actions: [...]}`) is taken too.
     let proposal: ActionProposal = match params {
         Some(Value::Object(map)) if !map.contains_key("proposal") && map.contains_key("actions") => {
@@ -30,5 +30,5 @@ pub async fn submit(
     let invoker = ConnectionInvoker { conn };
     let result =
         proposal::execute(plan, &conn.runtime, &invoker, &conn.journal, daemon.config.tool_timeout).await;
-    Ok(json!(result))
+    reply(&result)
 }

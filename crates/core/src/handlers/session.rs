@@ -11,7 +11,7 @@ use hark_protocol::{ErrorCode, PROTOCOL_VERSION, RpcError, SUPPORTED_PROTOCOL_VE
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::parse;
+use super::{Reply, parse, reply};
 use crate::connection::{AuthInfo, Connection};
 use crate::daemon::{CAPABILITIES, Daemon, VERSION};
 
@@ -25,7 +25,7 @@ pub fn authenticate(
     daemon: &Daemon,
     conn: &Arc<Connection>,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let params: AuthParams = parse(params)?;
     let role = match (&daemon.tokens, &params.host_token, &params.token) {
         (Some(tokens), Some(given), _) if token_matches(given, &tokens.host) => Role::Host,
@@ -55,7 +55,7 @@ pub fn authenticate(
         agent_id: params.agent_id,
         session_id: conn.session_id.clone(),
     };
-    Ok(json!(result))
+    reply(&result)
 }
 
 /// `session.auth` on a connection that already authenticated. Under `--no-auth` a connection's
@@ -64,14 +64,14 @@ pub fn reauthenticate(
     daemon: &Daemon,
     conn: &Arc<Connection>,
     params: Option<Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     match conn.auth() {
         Some(info) if !info.explicit => authenticate(daemon, conn, params),
         _ => Err(RpcError::conflict("this connection is already authenticated")),
     }
 }
 
-pub fn handshake(params: Option<Value>) -> Result<Value, RpcError> {
+pub fn handshake(params: Option<Value>) -> Result<Reply, RpcError> {
     let params: HandshakeParams = parse(params)?;
     let unsupported = |reason: String| {
         RpcError::new(ErrorCode::ProtocolVersion, reason)
@@ -100,10 +100,10 @@ pub fn handshake(params: Option<Value>) -> Result<Value, RpcError> {
         client_protocol_version: version,
         capabilities: CAPABILITIES.map(String::from).to_vec(),
     };
-    Ok(json!(result))
+    reply(&result)
 }
 
-pub fn info(daemon: &Daemon) -> Result<Value, RpcError> {
+pub fn info(daemon: &Daemon) -> Result<Reply, RpcError> {
     let info = ServerInfo {
         server_version: VERSION.to_string(),
         protocol_version: PROTOCOL_VERSION,
@@ -116,11 +116,11 @@ pub fn info(daemon: &Daemon) -> Result<Value, RpcError> {
         model: ModelInfo { name: None, loaded: false },
         auth_enabled: daemon.auth_enabled(),
     };
-    Ok(json!(info))
+    reply(&info)
 }
 
 /// `session.init` (optional, CAR's rule): names the client and registers tools and policies.
-pub fn init(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn init(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: SessionInitParams = parse(params)?;
     super::tools::validate_tools(&params.tools)?;
     for policy in &params.policies {
@@ -143,9 +143,9 @@ pub fn init(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError>
         }
     }
     conn.journal.record("session_init", None, None, json!({ "tools": tools, "policies": policies }));
-    Ok(json!(SessionInitResult {
+    reply(&SessionInitResult {
         session_id: conn.session_id.clone(),
         tools_registered: tools,
-        policies_registered: policies
-    }))
+        policies_registered: policies,
+    })
 }

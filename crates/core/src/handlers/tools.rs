@@ -8,7 +8,7 @@ use hark_protocol::session::{NameParams, PolicyDefinition, PolicyRule, ToolDefin
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::parse;
+use super::{Reply, parse, reply};
 use crate::connection::Connection;
 
 const MAX_NAME: usize = 256;
@@ -63,7 +63,7 @@ fn runtime(conn: &Connection) -> std::sync::MutexGuard<'_, crate::proposal::Sess
     conn.runtime.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn register(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn register(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let tools = match parse::<RegisterParams>(params) {
         Ok(RegisterParams::List(tools) | RegisterParams::Wrapped { tools }) => tools,
         Err(_) => {
@@ -86,33 +86,33 @@ pub fn register(conn: &Connection, params: Option<Value>) -> Result<Value, RpcEr
         }
     }
     conn.journal.record("tools_registered", None, None, json!({ "tools": names }));
-    Ok(json!(count))
+    reply(&count)
 }
 
-pub fn list(conn: &Connection) -> Result<Value, RpcError> {
+pub fn list(conn: &Connection) -> Result<Reply, RpcError> {
     let tools: Vec<ToolDefinition> = runtime(conn).tools.values().cloned().collect(); // BTreeMap: sorted
-    Ok(json!({ "count": tools.len(), "tools": tools }))
+    reply(&json!({ "count": tools.len(), "tools": tools }))
 }
 
-pub fn unregister(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn unregister(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let NameParams { name } = parse(params)?;
     let removed = runtime(conn).tools.remove(&name).is_some();
     if removed {
         conn.journal.record("tool_unregistered", None, None, json!({ "tool": name }));
     }
-    Ok(json!({ "unregistered": name, "removed": u8::from(removed) }))
+    reply(&json!({ "unregistered": name, "removed": u8::from(removed) }))
 }
 
-pub fn policy_register(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn policy_register(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let policy: PolicyDefinition = parse(params)?;
     validate_policy(&policy)?;
     let name = policy.name.clone();
     conn.journal.record("policy_registered", None, None, json!(policy));
     runtime(conn).policies.insert(name.clone(), policy);
-    Ok(json!({ "registered": name, "scope": "global" }))
+    reply(&json!({ "registered": name, "scope": "global" }))
 }
 
-pub fn policy_list(conn: &Connection) -> Result<Value, RpcError> {
+pub fn policy_list(conn: &Connection) -> Result<Reply, RpcError> {
     let policies: Vec<Value> = runtime(conn)
         .policies
         .values()
@@ -121,7 +121,7 @@ pub fn policy_list(conn: &Connection) -> Result<Value, RpcError> {
             json!({ "name": p.name, "description": description })
         })
         .collect();
-    Ok(json!({ "policies": policies, "scope": "global" }))
+    reply(&json!({ "policies": policies, "scope": "global" }))
 }
 
 fn describe(p: &PolicyDefinition) -> String {
@@ -134,8 +134,8 @@ fn describe(p: &PolicyDefinition) -> String {
     }
 }
 
-pub fn policy_unregister(conn: &Connection, params: Option<Value>) -> Result<Value, RpcError> {
+pub fn policy_unregister(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     let NameParams { name } = parse(params)?;
     let removed = runtime(conn).policies.remove(&name).is_some();
-    Ok(json!({ "unregistered": name, "removed": u8::from(removed), "scope": "global" }))
+    reply(&json!({ "unregistered": name, "removed": u8::from(removed), "scope": "global" }))
 }
