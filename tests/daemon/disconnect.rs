@@ -99,3 +99,89 @@ async fn an_unauthenticated_connection_is_dropped_after_the_auth_timeout() {
     let c = d.connect().await;
     assert_eq!(c.closed(LONG).await.unwrap().code, Some(1008));
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_whatever_it_queued() {
+    // Few, large replies: the queue never reaches its message bound, yet nothing moves.
+    let d = TestDaemon::start_with(|c| c.limits.slow_consumer = Duration::from_millis(500)).await;
+    let mut peer = RawPeer::connect(d.port).await.unwrap();
+    let auth = json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token } });
+    peer.send_text(&auth.to_string()).await.unwrap();
+    let tools: Vec<_> =
+        (0..200).map(|i| json!({ "name": format!("t{i}"), "description": "x".repeat(2000) })).collect();
+    peer.send_text(
+        &json!({ "jsonrpc": "2.0", "id": 1, "method": "tools.register", "params": tools }).to_string(),
+    )
+    .await
+    .unwrap();
+    for id in 2..80 {
+        let list = json!({ "jsonrpc": "2.0", "id": id, "method": "tools.list" });
+        if peer.send_text(&list.to_string()).await.is_err() {
+            break;
+        }
+    }
+    let t = Instant::now();
+    assert_eq!(settle(&d).await, (0, 0), "dropped and released");
+    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn work_racing_a_disconnect_never_outlives_the_cleanup() {
+    let d = TestDaemon::start().await;
+    for i in 0..20 {
+        let c = d.connect().await;
+        c.call("session.auth", json!({ "host_token": d.host_token })).await.unwrap();
+        let batch = json!([
+            { "jsonrpc": "2.0", "id": 1, "method": "host.subscribe" },
+            { "jsonrpc": "2.0", "id": 2, "method": "host.register_agent", "params": { "id": format!("ghost-{i}"), "name": "g" } },
+            { "jsonrpc": "2.0", "id": 3, "method": "host.request_approval", "params": { "action": "x" } },
+        ]);
+        c.send_json(&batch).await.unwrap();
+        drop(c);
+    }
+    assert_eq!(settle(&d).await, (0, 0));
+    assert!(!d.daemon.host.has_subscribers(), "a departed connection is still subscribed");
+    let host = d.host().await;
+    assert_eq!(host.call("host.agents", json!({})).await.unwrap()["agents"], json!([]));
+    let pending: Vec<_> = host.call("host.approvals", json!({})).await.unwrap()["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "pending")
+        .cloned()
+        .collect();
+    assert!(pending.is_empty(), "{pending:?}");
+}
+
+#[tokio::test]
+async fn the_first_frame_rules() {
+    let d = TestDaemon::start().await;
+    // A notification first: no reply (a notification never gets one), and the door closes.
+    let c = d.connect().await;
+    c.send_text(r#"{"jsonrpc":"2.0","method":"server.info"}"#).await.unwrap();
+    assert_eq!(c.closed(LONG).await.unwrap().code, Some(1008));
+    assert!(c.next_message(Duration::from_millis(100)).await.is_none());
+}
+
+#[tokio::test]
+async fn unauthenticated_connections_cannot_take_every_slot() {
+    let d = TestDaemon::start_with(|c| c.limits.max_unauthenticated = 2).await;
+    let _a = d.connect().await;
+    let _b = d.connect().await;
+    assert!(
+        hark_test_support::Client::connect_tcp(&d.url).await.is_err(),
+        "a third unauthenticated one is refused"
+    );
+    drop(_a);
+    // Authenticated connections do not count.
+    for _ in 0..100 {
+        if let Ok(c) = hark_test_support::Client::connect_tcp(&d.url).await {
+            c.call("session.auth", json!({ "token": d.token })).await.unwrap();
+            let again = d.connect().await;
+            again.call("session.auth", json!({ "token": d.token })).await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no slot came back");
+}

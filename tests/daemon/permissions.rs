@@ -88,7 +88,11 @@ async fn approve_always_is_a_standing_grant_that_survives_a_restart() {
     let agent = d.agent("scribe").await;
     let (granted, _) = tokio::join!(request(&agent, "transcripts"), async {
         let payload = next_request(&host).await;
-        resolve(&host, &payload, "approve_always").await
+        let resolved = resolve(&host, &payload, "approve_always").await;
+        // Stored when the person answered, before the agent's request even returns.
+        let grants = host.call("permissions.list", json!({})).await.unwrap();
+        assert_eq!(grants["grants"][0]["agent_id"], json!("scribe"));
+        resolved
     });
     assert_eq!(granted.unwrap()["grant"], json!("always"));
     assert_eq!(request(&agent, "transcripts").await.unwrap()["grant"], json!("standing"));
@@ -226,4 +230,39 @@ async fn a_departed_agent_resolves_agent_gone() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), -32012);
+}
+
+#[tokio::test]
+async fn notifications_and_batch_members_count_against_the_in_flight_limit() {
+    let d = TestDaemon::start_with(|c| {
+        c.limits.max_inflight_requests = 4;
+        c.approval_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let host = d.host().await;
+    host.call("host.subscribe", json!({})).await.unwrap();
+    let agent = d.agent("flooder").await;
+    for _ in 0..20 {
+        agent.send_json(&json!({ "jsonrpc": "2.0", "method": "permissions.request", "params": { "capability": "microphone" } })).await.unwrap();
+    }
+    tokio::time::sleep(SHORT).await;
+    let pending =
+        host.call("host.approvals", json!({})).await.unwrap()["approvals"].as_array().unwrap().len();
+    assert_eq!(pending, 4, "only 4 notifications were taken in");
+    // After they time out, a batch of 10: 4 park, 6 are told the connection is busy.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let batch: Vec<Value> = (0..10)
+        .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "permissions.request", "params": { "capability": "microphone" } }))
+        .collect();
+    agent.send_json(&Value::Array(batch)).await.unwrap();
+    let replies = loop {
+        let m = agent.next_message(LONG).await.expect("the batch reply");
+        if m.is_array() {
+            break m;
+        }
+    };
+    let codes: Vec<i64> =
+        replies.as_array().unwrap().iter().map(|r| r["error"]["code"].as_i64().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|&&c| c == -32011).count(), 6, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == -32003).count(), 4, "{codes:?}");
 }

@@ -75,6 +75,8 @@ async fn tool_call_round_trip() {
     assert!(p["request_id"].is_string() && p["session_id"].is_string());
     // The journal recorded it.
     let journal = std::fs::read_dir(d.data_dir.join("journals")).unwrap().next().unwrap().unwrap().path();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&journal).unwrap().permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(journal).unwrap();
     assert!(text.contains("\"proposal_completed\"") && text.contains("\"p1\""), "{text}");
 }

@@ -74,6 +74,13 @@ async fn error_table(via: Via) {
     // -32010: unknown agent.
     let e = c.call("host.set_status", json!({ "agent_id": "nobody", "status": "idle" })).await.unwrap_err();
     assert_eq!(e.code(), -32010);
+    // -32012: a roster id another connection claimed with session.auth.
+    let _alice = d.agent(&format!("alice-{via:?}")).await;
+    let e = c
+        .call("host.register_agent", json!({ "id": format!("alice-{via:?}"), "name": "mallory" }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), -32012);
     // -32012: authenticating twice.
     assert_eq!(c.call("session.auth", json!({ "token": d.token })).await.unwrap_err().code(), -32012);
     // -32011: the connection's in-flight limit (2): two parked permission requests fill it.
@@ -170,6 +177,7 @@ async fn files_are_private() {
     let d = TestDaemon::start().await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&d.runtime_dir), 0o700);
+    assert_eq!(mode(&d.data_dir), 0o700);
     for file in ["auth-token", "host-token", "daemon.json"] {
         assert_eq!(mode(&d.runtime_dir.join(file)), 0o600, "{file}");
     }

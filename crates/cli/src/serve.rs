@@ -70,11 +70,12 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
     config.auth = !args.no_auth;
     config.approvals = args.approvals;
     if let Some(secs) = env_parse::<f64>("HARK_TOOL_TIMEOUT")? {
-        anyhow::ensure!(
-            secs > 0.0 && secs.is_finite(),
-            "HARK_TOOL_TIMEOUT must be a positive number of seconds"
-        );
-        config.tool_timeout = Duration::from_secs_f64(secs);
+        config.tool_timeout = Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= Duration::from_secs(7 * 24 * 3600))
+            .ok_or_else(|| {
+                anyhow::anyhow!("HARK_TOOL_TIMEOUT must be seconds between 0 and 604800, got {secs}")
+            })?;
     }
     if let Some(n) = env_parse::<usize>("HARK_INFERENCE_MAX_CONCURRENT")? {
         anyhow::ensure!(n >= 1, "HARK_INFERENCE_MAX_CONCURRENT must be at least 1");

@@ -34,8 +34,12 @@ pub struct TransportLimits {
     pub max_message_bytes: usize,
     pub max_binary_frame_bytes: usize,
     pub max_connections: usize,
+    /// Connections that have not authenticated yet (they cannot starve real agents of slots).
+    pub max_unauthenticated: usize,
     /// Messages an outbound queue holds before it counts as full (partials are coalesced then).
     pub outbound_queue: usize,
+    /// Bytes an outbound queue holds before it counts as full.
+    pub outbound_bytes: usize,
     /// A full queue that does not drain for this long disconnects its client ("slow consumer").
     pub slow_consumer: Duration,
     /// Requests one connection may have running at once; more get -32011.
@@ -52,12 +56,14 @@ impl Default for TransportLimits {
             max_message_bytes: 1 << 20,
             max_binary_frame_bytes: 256 << 10,
             max_connections: 256,
+            max_unauthenticated: 32,
             outbound_queue: 1024,
+            outbound_bytes: crate::connection::outbound::DEFAULT_MAX_BYTES,
             slow_consumer: Duration::from_secs(10),
             max_inflight_requests: 256,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
-            auth_timeout: Duration::from_secs(30),
+            auth_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +75,7 @@ impl TransportLimits {
             max_binary_frame_bytes: self.max_binary_frame_bytes,
             max_connections: self.max_connections,
             outbound_queue: self.outbound_queue,
+            outbound_bytes: self.outbound_bytes,
             max_inflight_requests: self.max_inflight_requests,
             ping_interval_ms: self.ping_interval.as_millis() as u64,
             idle_timeout_ms: self.idle_timeout.as_millis() as u64,

@@ -32,6 +32,8 @@ pub struct Daemon {
     pub shutdown: CancellationToken,
     /// Open WebSocket connections (authenticated or not), for the connection limit.
     pub open_connections: AtomicUsize,
+    /// Open connections that have not authenticated yet (see `TransportLimits::max_unauthenticated`).
+    pub unauthenticated: AtomicUsize,
     /// `Connection` objects still alive: 0 once every connection's tasks (handlers included) are
     /// gone. Tests use it to prove the cleanup path leaves nothing behind.
     pub live_connection_objects: Arc<AtomicUsize>,
@@ -61,6 +63,7 @@ impl Daemon {
             started: Instant::now(),
             shutdown,
             open_connections: AtomicUsize::new(0),
+            unauthenticated: AtomicUsize::new(0),
             live_connection_objects: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             agent_claims: Mutex::new(HashMap::new()),
@@ -86,12 +89,20 @@ impl Daemon {
 
     pub(crate) fn connection_opened(&self, conn: &Arc<Connection>) {
         if conn.auth().is_some() {
-            lock(&self.sessions).insert(conn.session_id.clone(), conn.clone());
+            self.session_authenticated(conn); // --no-auth: a session from the start
         }
     }
 
     pub(crate) fn session_authenticated(&self, conn: &Arc<Connection>) {
+        self.leave_unauthenticated(conn);
         lock(&self.sessions).insert(conn.session_id.clone(), conn.clone());
+    }
+
+    /// Gives back the connection's unauthenticated slot (taken at accept), once.
+    pub(crate) fn leave_unauthenticated(&self, conn: &Connection) {
+        if conn.take_unauthenticated_slot() {
+            self.unauthenticated.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     /// Claims `agent_id` for `session_id`: one live connection per agent id (PROTOCOL §4).
@@ -108,10 +119,16 @@ impl Daemon {
         }
     }
 
+    /// True when `agent_id` was claimed (`session.auth`) by a connection other than `session_id`.
+    pub(crate) fn agent_claimed_by_other(&self, agent_id: &str, session_id: &str) -> bool {
+        lock(&self.agent_claims).get(agent_id).is_some_and(|owner| owner != session_id)
+    }
+
     /// THE cleanup path: runs exactly once per connection, however it ended. Releases everything
     /// the connection owned; in-flight handlers are aborted by the read loop's task set.
     pub(crate) fn release_connection(&self, conn: &Connection) {
         conn.cancel.cancel();
+        self.leave_unauthenticated(conn);
         conn.callbacks.close_all();
         lock(&self.sessions).remove(&conn.session_id);
         if let Some(agent_id) = conn.agent_id() {
@@ -172,6 +189,7 @@ pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<
         host_token_file: config.auth.then(|| files.paths.host_token()),
         data_dir: config.data_dir.clone(),
     };
+    crate::journal::prune(&crate::paths::journals_dir(&config.data_dir));
     let daemon = Arc::new(Daemon::new(config, files.tokens.clone(), shutdown.clone()));
     let tracker = TaskTracker::new();
     let accept = tokio::spawn(transport::accept_loop(daemon.clone(), listeners, tracker.clone(), shutdown));
@@ -189,8 +207,7 @@ impl RunningDaemon {
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period");
         }
-        self.files.remove();
-        drop(self.files);
+        drop(self.files); // removes the runtime files, then releases the locks
     }
 
     /// Cancels the token and shuts down (tests and the CLI's signal handler).

@@ -23,6 +23,10 @@ use crate::connection::Connection;
 
 pub const EVENT_RING: usize = 500;
 pub const SUBSCRIBE_BACKLOG: usize = 50;
+/// Roster entries one session may register.
+pub const MAX_AGENTS_PER_SESSION: usize = 16;
+/// Pending generic approvals one session may have.
+pub const MAX_PENDING_APPROVALS: usize = 32;
 /// Resolved approvals kept for `host.approvals`.
 const RESOLVED_KEPT: usize = 100;
 
@@ -32,6 +36,8 @@ struct Approval {
     /// Set for the permission gate's approvals: the parked request waits on it.
     gate: Option<oneshot::Sender<String>>,
     is_gate: bool,
+    /// The capability a gate approval asks for.
+    capability: Option<String>,
     /// The asking connection, told of the resolution when it is not a subscriber.
     owner: Option<Arc<Connection>>,
 }
@@ -175,6 +181,12 @@ impl HostState {
         if previous.is_some_and(|a| a.session_id != conn.session_id) {
             return Err(RpcError::conflict(format!("agent {id} is registered by another session")));
         }
+        if previous.is_none()
+            && inner.agents.values().filter(|a| a.session_id == conn.session_id).count()
+                >= MAX_AGENTS_PER_SESSION
+        {
+            return Err(RpcError::busy(format!("at most {MAX_AGENTS_PER_SESSION} agents per session")));
+        }
         let agent = HostAgent {
             id: id.clone(),
             name: params.name,
@@ -235,9 +247,15 @@ impl HostState {
         action: String,
         details: Value,
         options: Vec<String>,
-    ) -> HostApprovalRequest {
+    ) -> Result<HostApprovalRequest, RpcError> {
         let request = self.new_request(conn, action, details, options);
         let mut inner = self.lock();
+        let pending = inner.approvals.values().filter(|a| a.owner_session == conn.session_id).count();
+        if pending >= MAX_PENDING_APPROVALS {
+            return Err(RpcError::busy(format!(
+                "at most {MAX_PENDING_APPROVALS} pending approvals per session"
+            )));
+        }
         inner.approvals.insert(
             request.id.clone(),
             Approval {
@@ -245,6 +263,7 @@ impl HostState {
                 owner_session: conn.session_id.clone(),
                 gate: None,
                 is_gate: false,
+                capability: None,
                 owner: Some(conn.clone()),
             },
         );
@@ -254,7 +273,7 @@ impl HostState {
             format!("approval requested: {}", request.action),
             json!({ "approval_id": request.id, "request": request }),
         );
-        request
+        Ok(request)
     }
 
     fn new_request(
@@ -309,6 +328,7 @@ impl HostState {
                 owner_session: conn.session_id.clone(),
                 gate: Some(tx),
                 is_gate: true,
+                capability: Some(capability.to_string()),
                 owner: None,
             },
         );
@@ -327,7 +347,7 @@ impl HostState {
         conn: &Connection,
         approval_id: &str,
         resolution: &str,
-    ) -> Result<HostApprovalRequest, RpcError> {
+    ) -> Result<(HostApprovalRequest, Option<String>), RpcError> {
         let mut inner = self.lock();
         let Some(approval) = inner.approvals.get(approval_id) else {
             if let Some((_, done)) = inner.resolved.iter().find(|(_, r)| r.id == approval_id) {
@@ -352,7 +372,8 @@ impl HostState {
                 format!("expected one of {}", approval.request.options.join(", ")),
             ));
         }
-        Ok(inner.finish_approval(approval_id, resolution).expect("present"))
+        let capability = approval.capability.clone();
+        Ok((inner.finish_approval(approval_id, resolution).expect("present"), capability))
     }
 
     /// Pending approvals plus recently resolved ones: all for the host, a client's own otherwise.

@@ -174,14 +174,10 @@ pub async fn gate(
     };
     match resolution.as_str() {
         wire::APPROVE_ONCE => Ok(Allowed::Once),
-        wire::APPROVE_ALWAYS => match agent_id {
-            // A client that claimed no agent_id can only be approved once (PROTOCOL §9).
-            Some(agent_id) => {
-                daemon.permissions.grant(&agent_id, capability);
-                Ok(Allowed::Always)
-            }
-            None => Ok(Allowed::Once),
-        },
+        // The grant itself was stored by `host.resolve_approval`. A client that claimed no
+        // agent_id can only be approved once (PROTOCOL §9).
+        wire::APPROVE_ALWAYS if agent_id.is_some() => Ok(Allowed::Always),
+        wire::APPROVE_ALWAYS => Ok(Allowed::Once),
         other => Err(denied(format!("{capability} access denied by the person"))
             .with_data(serde_json::json!({ "approval_id": approval_id, "reason": other }))),
     }

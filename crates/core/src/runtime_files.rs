@@ -71,8 +71,8 @@ pub struct RuntimeFiles {
 impl RuntimeFiles {
     /// Takes the locks, then (only then) writes fresh tokens and removes a stale socket.
     pub fn acquire(data_dir: &Path, runtime_dir: &Path, auth: bool) -> Result<Self, RuntimeFilesError> {
-        fs::create_dir_all(data_dir).map_err(io("cannot create the data dir", data_dir))?;
-        create_private_dir(runtime_dir)?;
+        create_private_dir(data_dir, "cannot create the data dir")?;
+        create_private_dir(runtime_dir, "cannot create the runtime dir")?;
         let paths = RuntimePaths::new(runtime_dir.to_path_buf());
         let data_lock = take_lock(&paths::data_lock(data_dir), "data dir", data_dir, &paths)?;
         let runtime_lock = take_lock(&paths.lock(), "runtime dir", runtime_dir, &paths)?;
@@ -97,11 +97,18 @@ impl RuntimeFiles {
     }
 
     /// Clean exit: token files, socket and discovery file go; the locks are released on drop.
+    /// Also runs on drop, so a start-up that fails half-way leaves nothing behind.
     pub fn remove(&self) {
         for path in [self.paths.token(), self.paths.host_token(), self.paths.socket(), self.paths.discovery()]
         {
             let _ = fs::remove_file(path);
         }
+    }
+}
+
+impl Drop for RuntimeFiles {
+    fn drop(&mut self) {
+        self.remove();
     }
 }
 
@@ -136,14 +143,14 @@ pub fn read_discovery(path: &Path) -> Option<Discovery> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-/// Creates `dir` (and parents) and makes it 0700.
-pub fn create_private_dir(dir: &Path) -> Result<(), RuntimeFilesError> {
-    fs::create_dir_all(dir).map_err(io("cannot create the runtime dir", dir))?;
+/// Creates `dir` (and parents) and makes it 0700: transcripts, journals and tokens live there.
+pub fn create_private_dir(dir: &Path, context: &'static str) -> Result<(), RuntimeFilesError> {
+    fs::create_dir_all(dir).map_err(io(context, dir))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(io("cannot make the runtime dir private", dir))?;
+            .map_err(io("cannot make this directory private (0700)", dir))?;
     }
     Ok(())
 }

@@ -165,7 +165,21 @@ fn response_from(id: Option<Id>, mut obj: Map<String, Value>) -> Option<Message>
     let id = id?;
     let outcome = match (obj.remove("result"), obj.remove("error")) {
         (Some(result), None) => Ok(result),
-        (None, Some(error)) => Err(serde_json::from_value::<RpcError>(error).ok()?),
+        // A malformed error object is still the peer's answer: the call fails with what can be
+        // read of it (never a reply of ours: a response is never answered).
+        (None, Some(error)) => {
+            Err(serde_json::from_value::<RpcError>(error.clone()).unwrap_or_else(|_| RpcError {
+                code: error
+                    .get("code")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(crate::ErrorCode::InternalError.code()),
+                message: error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("malformed error reply: {error}"), str::to_string),
+                data: None,
+            }))
+        }
         _ => return None,
     };
     Some(Message::Response(Response { id, outcome }))
@@ -278,6 +292,12 @@ mod tests {
         assert_eq!(code(&r), -32600);
         let Incoming::Single(r) = Incoming::parse(r#"{"method":"x","id":7}"#) else { panic!() };
         assert_eq!(r.as_ref().unwrap_err().0, Id(json!(7)));
+        let Incoming::Single(Ok(Message::Response(r))) =
+            Incoming::parse(r#"{"jsonrpc":"2.0","id":"cb-2","error":{"code":"x"}}"#)
+        else {
+            panic!("a malformed error reply is still a reply")
+        };
+        assert!(r.outcome.unwrap_err().message.contains("malformed"));
         let Incoming::Batch(items) = Incoming::parse("[1,2,3]") else { panic!() };
         assert_eq!(items.iter().map(code).collect::<Vec<_>>(), vec![-32600; 3]);
     }

@@ -80,6 +80,7 @@ pub struct Limits {
     pub max_binary_frame_bytes: usize,
     pub max_connections: usize,
     pub outbound_queue: usize,
+    pub outbound_bytes: usize,
     pub max_inflight_requests: usize,
     pub ping_interval_ms: u64,
     pub idle_timeout_ms: u64,

@@ -65,6 +65,10 @@ pub struct Connection {
     pub runtime: Mutex<SessionRuntime>,
     pub journal: Journal,
     auth: Mutex<Option<AuthInfo>>,
+    /// Holds one of the daemon's unauthenticated slots until it authenticates or ends.
+    unauthenticated_slot: std::sync::atomic::AtomicBool,
+    /// Requests and notifications being handled (each batch member counts).
+    inflight: std::sync::atomic::AtomicUsize,
     /// `auth.is_some()`, readable without the lock on every frame.
     authenticated: std::sync::atomic::AtomicBool,
     client_id: Mutex<Option<String>>,
@@ -103,7 +107,9 @@ impl Connection {
             journal: Journal::new(crate::paths::journals_dir(&daemon.config.data_dir), &session_id),
             session_id,
             transport,
-            outbound: Outbound::new(daemon.config.limits.outbound_queue),
+            outbound: Outbound::new(daemon.config.limits.outbound_queue, daemon.config.limits.outbound_bytes),
+            inflight: std::sync::atomic::AtomicUsize::new(0),
+            unauthenticated_slot: std::sync::atomic::AtomicBool::new(true),
             cancel: daemon.shutdown.child_token(),
             callbacks: Callbacks::new(),
             runtime: Mutex::new(SessionRuntime::default()),
@@ -125,6 +131,19 @@ impl Connection {
     pub(crate) fn set_auth(&self, info: AuthInfo) {
         *lock(&self.auth) = Some(info);
         self.authenticated.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// True exactly once: when the unauthenticated slot taken at accept is given back.
+    pub(crate) fn take_unauthenticated_slot(&self) -> bool {
+        self.unauthenticated_slot.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Takes an in-flight slot if one is free (`max_inflight_requests`).
+    fn try_enter(&self, max: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.inflight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .is_ok()
     }
 
     pub fn is_authenticated(&self) -> bool {
@@ -174,9 +193,18 @@ where
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move { write_loop(sink, &writer_conn).await });
 
-    let (code, reason) = read_loop(&daemon, &conn, stream).await;
+    let mut handlers: JoinSet<()> = JoinSet::new();
+    let (code, reason) = read_loop(&daemon, &conn, stream, &mut handlers).await;
     tracing::debug!(session = %conn.session_id, code, %reason, "connection ending");
-    conn.outbound.close(code, &reason);
+    if code == close::POLICY && reason == SLOW_CONSUMER {
+        conn.outbound.close_now(code, &reason); // it would never reach a close frame behind its backlog
+    } else {
+        conn.outbound.close(code, &reason);
+    }
+    // Every handler task is aborted AND finished before the cleanup runs, so none can register
+    // anything (a subscription, an agent, an approval) for this connection after it.
+    conn.cancel.cancel();
+    handlers.shutdown().await;
     daemon.release_connection(&conn);
     // The close frame gets a short grace; a client that never reads does not hold us up.
     let mut writer = writer;
@@ -201,7 +229,7 @@ where
                 }
             };
             if sink.feed(message).await.is_err() {
-                conn.cancel.cancel();
+                conn.disconnect(close::NORMAL, "");
                 return;
             }
             if last {
@@ -211,19 +239,24 @@ where
             }
         }
         if sink.flush().await.is_err() {
-            conn.cancel.cancel();
+            conn.disconnect(close::NORMAL, "");
             return;
         }
+        conn.outbound.flushed();
     }
 }
 
 /// Returns the close code and reason to send.
-async fn read_loop<R>(daemon: &Arc<Daemon>, conn: &Arc<Connection>, mut stream: R) -> (u16, String)
+async fn read_loop<R>(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    mut stream: R,
+    handlers: &mut JoinSet<()>,
+) -> (u16, String)
 where
     R: Stream<Item = Result<WsMessage, WsError>> + Unpin,
 {
     let limits = &daemon.config.limits;
-    let mut handlers: JoinSet<()> = JoinSet::new();
     let mut last_inbound = Instant::now();
     let mut ping = tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -258,7 +291,7 @@ where
                 Some(Ok(message)) => {
                     last_inbound = Instant::now();
                     let outcome = match message {
-                        WsMessage::Text(text) => on_text(daemon, conn, &mut handlers, text.as_str()),
+                        WsMessage::Text(text) => on_text(daemon, conn, handlers, text.as_str()),
                         WsMessage::Binary(bytes) => on_binary(daemon, conn, &bytes),
                         WsMessage::Close(_) => return (close::NORMAL, String::new()),
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => None,
@@ -269,10 +302,11 @@ where
                 }
             },
             _ = watchdog.tick() => {
-                let slow = conn.outbound.full_for().is_some_and(|d| d >= limits.slow_consumer);
+                let slow = conn.outbound.stalled_for().is_some_and(|d| d >= limits.slow_consumer);
                 if slow || conn.outbound.overflowed() {
-                    tracing::info!(session = %conn.session_id, queued = conn.outbound.len(), "slow consumer");
-                    return (close::POLICY, "slow consumer".into());
+                    tracing::info!(session = %conn.session_id, queued = conn.outbound.len(),
+                        bytes = conn.outbound.queued_bytes(), "slow consumer");
+                    return (close::POLICY, SLOW_CONSUMER.into());
                 }
             }
             _ = ping.tick() => {
@@ -314,7 +348,7 @@ fn on_text(
     if !conn.is_authenticated() {
         return on_first_frame(daemon, conn, incoming);
     }
-    let busy = handlers.len() >= daemon.config.limits.max_inflight_requests;
+    let max = daemon.config.limits.max_inflight_requests;
     match incoming {
         Incoming::Invalid(error) => {
             conn.send(&jsonrpc::failure(&Id::null(), &error));
@@ -328,13 +362,16 @@ fn on_text(
         Incoming::Single(Err((id, error))) => {
             conn.send(&jsonrpc::failure(&id, &error));
         }
-        Incoming::Single(Ok(Message::Request(request))) if busy => {
-            let error = RpcError::busy("too many requests in flight on this connection; retry later");
-            conn.send(&jsonrpc::failure(&request.id, &error));
+        Incoming::Single(Ok(Message::Request(request))) if !conn.try_enter(max) => {
+            conn.send(&jsonrpc::failure(&request.id, &busy()));
+        }
+        Incoming::Single(Ok(Message::Notification(n))) if !conn.try_enter(max) => {
+            tracing::debug!(session = %conn.session_id, method = %n.method, "notification dropped: too many in flight");
         }
         Incoming::Single(Ok(Message::Request(request))) => {
             let (daemon, conn) = (daemon.clone(), conn.clone());
             run_inline_or_spawn(handlers, async move {
+                let _slot = InflightSlot(&conn.inflight);
                 let reply = router::dispatch(&daemon, &conn, &request.method, request.params).await;
                 conn.outbound.push_text(reply_text(&request.id, reply));
             });
@@ -342,25 +379,30 @@ fn on_text(
         Incoming::Single(Ok(item)) => {
             let (daemon, conn) = (daemon.clone(), conn.clone());
             run_inline_or_spawn(handlers, async move {
+                let _slot = InflightSlot(&conn.inflight);
                 process(&daemon, &conn, Ok(item)).await;
             });
         }
         Incoming::Batch(items) => {
+            // Each member takes its own in-flight slot, so a batch is no way around the limit.
+            let items: Vec<(bool, _)> = items
+                .into_iter()
+                .map(|item| match &item {
+                    Ok(Message::Request(_) | Message::Notification(_)) => (conn.try_enter(max), item),
+                    _ => (false, item),
+                })
+                .collect();
             let (daemon, conn) = (daemon.clone(), conn.clone());
             handlers.spawn(async move {
-                let replies = futures_util::future::join_all(items.into_iter().map(|item| {
+                let replies = futures_util::future::join_all(items.into_iter().map(|(slot, item)| {
                     let (daemon, conn) = (&daemon, &conn);
                     async move {
+                        let _slot = slot.then(|| InflightSlot(&conn.inflight));
                         match item {
-                            Ok(Message::Request(r)) if busy => Some(
-                                jsonrpc::failure(
-                                    &r.id,
-                                    &RpcError::busy(
-                                        "too many requests in flight on this connection; retry later",
-                                    ),
-                                )
-                                .to_string(),
-                            ),
+                            Ok(Message::Request(r)) if !slot => {
+                                Some(jsonrpc::failure(&r.id, &busy()).to_string())
+                            }
+                            Ok(Message::Notification(_)) if !slot => None,
                             item => process(daemon, conn, item).await,
                         }
                     }
@@ -375,6 +417,21 @@ fn on_text(
         }
     }
     None
+}
+
+const SLOW_CONSUMER: &str = "slow consumer";
+
+fn busy() -> RpcError {
+    RpcError::busy("too many requests in flight on this connection; retry later")
+}
+
+/// Gives an in-flight slot back when its handler ends (or is aborted).
+struct InflightSlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InflightSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Polls a handler once right here; only one that has to wait (an approval, a callback, a
@@ -430,6 +487,10 @@ fn on_first_frame(daemon: &Arc<Daemon>, conn: &Arc<Connection>, incoming: Incomi
             let error =
                 RpcError::unauthorized("authentication required: the first message must be session.auth");
             conn.send(&jsonrpc::failure(&r.id, &error));
+            return Some((close::POLICY, "authentication required".into()));
+        }
+        // A notification never gets a reply, not even this one.
+        Incoming::Single(Ok(Message::Notification(_))) => {
             return Some((close::POLICY, "authentication required".into()));
         }
         _ => {

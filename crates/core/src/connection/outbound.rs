@@ -4,12 +4,15 @@
 //!
 //! Producers never wait: a slow client must never slow the daemon, other clients, the audio
 //! pipeline or the transcriber. So `push` is synchronous and the bound is enforced by policy:
-//! - at `capacity` the queue counts as full: coalescable messages (voice `partial`s) replace an
-//!   older queued message with the same key instead of growing the queue;
-//! - a queue that stays full for `slow_consumer` (10 s) disconnects its client (close 1008,
-//!   "slow consumer"): the connection's watchdog checks [`Outbound::full_for`];
-//! - a queue that reaches `4 x capacity` disconnects at once, so memory stays bounded even if a
-//!   flood arrives faster than the watchdog ticks.
+//! - the queue is full at `capacity` messages or `max_bytes` bytes; while full, coalescable
+//!   messages (voice `partial`s) replace an older queued message with the same key;
+//! - a client that takes nothing for `slow_consumer` (10 s) while messages wait for it is
+//!   disconnected (close 1008 "slow consumer"): the writer reports progress after every flush,
+//!   and the connection's watchdog checks [`Outbound::stalled_for`]. This catches a client that
+//!   stops reading whatever the size of what waits (the socket's buffers fill first, then the
+//!   writer blocks, then nothing moves);
+//! - at 4x `capacity` messages or 4x `max_bytes` the connection is dropped at once, so memory
+//!   stays bounded however fast a flood arrives.
 //!
 //! Nothing that is not coalescable is ever dropped while the connection lives.
 
@@ -19,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+/// Default byte bound of one connection's queue.
+pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
+
 /// A frame for the writer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
@@ -26,6 +32,16 @@ pub enum Outgoing {
     Ping,
     /// The last frame: the writer sends it and stops.
     Close(u16, String),
+}
+
+impl Outgoing {
+    fn bytes(&self) -> usize {
+        match self {
+            Outgoing::Text(t) => t.len(),
+            Outgoing::Ping => 2,
+            Outgoing::Close(_, r) => r.len() + 4,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -37,7 +53,11 @@ struct Item {
 #[derive(Debug, Default)]
 struct Inner {
     items: VecDeque<Item>,
-    full_since: Option<Instant>,
+    bytes: usize,
+    /// Since when messages have waited with no flush completed: the slow-consumer clock.
+    waiting_since: Option<Instant>,
+    /// The writer holds frames it has not finished writing.
+    writing: bool,
     closing: bool,
     overflowed: bool,
 }
@@ -47,6 +67,7 @@ pub struct Outbound {
     inner: Mutex<Inner>,
     notify: Notify,
     capacity: usize,
+    max_bytes: usize,
 }
 
 /// What a push did.
@@ -60,8 +81,13 @@ pub enum Pushed {
 }
 
 impl Outbound {
-    pub fn new(capacity: usize) -> Self {
-        Outbound { inner: Mutex::new(Inner::default()), notify: Notify::new(), capacity: capacity.max(1) }
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+        Outbound {
+            inner: Mutex::new(Inner::default()),
+            notify: Notify::new(),
+            capacity: capacity.max(1),
+            max_bytes: max_bytes.max(1),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -84,14 +110,34 @@ impl Outbound {
 
     /// Queues the close frame after everything already queued; later pushes are refused.
     pub fn close(&self, code: u16, reason: &str) {
+        self.close_inner(code, reason, false);
+    }
+
+    /// Drops what is queued and sends only the close frame (a client that does not read would
+    /// otherwise never reach it).
+    pub fn close_now(&self, code: u16, reason: &str) {
+        self.close_inner(code, reason, true);
+    }
+
+    fn close_inner(&self, code: u16, reason: &str, discard: bool) {
         let mut inner = self.lock();
         if inner.closing {
             return;
         }
         inner.closing = true;
-        inner.items.push_back(Item { frame: Outgoing::Close(code, reason.to_string()), coalesce_key: None });
+        if discard {
+            inner.items.clear();
+            inner.bytes = 0;
+        }
+        let frame = Outgoing::Close(code, reason.to_string());
+        inner.bytes += frame.bytes();
+        inner.items.push_back(Item { frame, coalesce_key: None });
         drop(inner);
         self.notify.notify_one();
+    }
+
+    fn is_full(&self, inner: &Inner) -> bool {
+        inner.items.len() >= self.capacity || inner.bytes >= self.max_bytes
     }
 
     fn push(&self, item: Item) -> Pushed {
@@ -99,32 +145,32 @@ impl Outbound {
         if inner.closing || inner.overflowed {
             return Pushed::Refused;
         }
-        let len = inner.items.len();
-        if len >= self.capacity {
+        if self.is_full(&inner) {
             if let Some(key) = &item.coalesce_key {
                 let same = inner.items.iter_mut().rev().find(|i| i.coalesce_key.as_ref() == Some(key));
                 if let Some(slot) = same {
+                    let (old, new) = (slot.frame.bytes(), item.frame.bytes());
                     slot.frame = item.frame;
+                    inner.bytes = inner.bytes - old + new;
                     return Pushed::Coalesced;
                 }
             }
-            if len >= self.capacity * 4 {
+            if inner.items.len() >= self.capacity * 4 || inner.bytes >= self.max_bytes.saturating_mul(4) {
                 inner.overflowed = true;
                 return Pushed::Refused;
             }
         }
+        inner.bytes += item.frame.bytes();
         inner.items.push_back(item);
-        if inner.items.len() >= self.capacity && inner.full_since.is_none() {
-            inner.full_since = Some(Instant::now());
-        }
+        inner.waiting_since.get_or_insert_with(Instant::now);
         drop(inner);
         self.notify.notify_one();
         Pushed::Queued
     }
 
-    /// How long the queue has been full, if it is.
-    pub fn full_for(&self) -> Option<Duration> {
-        self.lock().full_since.map(|t| t.elapsed())
+    /// How long messages have waited without the client taking any, if some wait.
+    pub fn stalled_for(&self) -> Option<Duration> {
+        self.lock().waiting_since.map(|t| t.elapsed())
     }
 
     /// True once a flood went past the hard bound: the connection must be dropped.
@@ -140,7 +186,12 @@ impl Outbound {
         self.len() == 0
     }
 
-    /// Waits for queued frames and takes up to `max` of them, in order.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Waits for queued frames and takes up to `max` of them, in order. The caller reports
+    /// [`flushed`](Self::flushed) once it has written them.
     pub async fn next_batch(&self, max: usize) -> Vec<Outgoing> {
         loop {
             let notified = self.notify.notified();
@@ -149,14 +200,21 @@ impl Outbound {
                 if !inner.items.is_empty() {
                     let n = inner.items.len().min(max.max(1));
                     let batch: Vec<Outgoing> = inner.items.drain(..n).map(|i| i.frame).collect();
-                    if inner.items.len() < self.capacity {
-                        inner.full_since = None;
-                    }
+                    inner.bytes -= batch.iter().map(Outgoing::bytes).sum::<usize>();
+                    inner.writing = true;
                     return batch;
                 }
             }
             notified.await;
         }
+    }
+
+    /// The writer finished writing its batch: the client is taking data. Restarts the
+    /// slow-consumer clock if more waits, stops it if nothing does.
+    pub fn flushed(&self) {
+        let mut inner = self.lock();
+        inner.writing = false;
+        inner.waiting_since = (!inner.items.is_empty()).then(Instant::now);
     }
 }
 
@@ -170,42 +228,63 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_order_and_batches() {
-        let q = Outbound::new(8);
+        let q = Outbound::new(8, 1 << 20);
         for i in 0..5 {
             q.push_text(i.to_string());
         }
         assert_eq!(q.next_batch(3).await, vec![text("0"), text("1"), text("2")]);
         assert_eq!(q.next_batch(10).await, vec![text("3"), text("4")]);
+        assert_eq!(q.queued_bytes(), 0);
     }
 
     #[tokio::test]
     async fn coalesces_only_when_full_and_never_drops_others() {
-        let q = Outbound::new(2);
+        let q = Outbound::new(2, 1 << 20);
         assert_eq!(q.push_coalescable("p".into(), "p1".into()), Pushed::Queued);
         assert_eq!(q.push_text("final".into()), Pushed::Queued);
-        assert!(q.full_for().is_some());
         assert_eq!(q.push_coalescable("p".into(), "p2".into()), Pushed::Coalesced);
         assert_eq!(q.push_text("final2".into()), Pushed::Queued, "over capacity but not dropped");
         assert_eq!(q.next_batch(10).await, vec![text("p2"), text("final"), text("final2")]);
-        assert!(q.full_for().is_none(), "drained: no longer full");
+    }
+
+    #[tokio::test]
+    async fn the_stall_clock_runs_while_messages_wait_and_stops_on_progress() {
+        let q = Outbound::new(100, 1 << 20);
+        assert!(q.stalled_for().is_none(), "nothing waits");
+        q.push_text("a".into());
+        assert!(q.stalled_for().is_some());
+        let _ = q.next_batch(10).await;
+        assert!(q.stalled_for().is_some(), "taken by the writer but not yet written");
+        q.flushed();
+        assert!(q.stalled_for().is_none());
     }
 
     #[test]
-    fn hard_bound_overflows() {
-        let q = Outbound::new(2);
+    fn hard_bounds_count_messages_and_bytes() {
+        let q = Outbound::new(2, 1 << 20);
         for i in 0..8 {
             assert_eq!(q.push_text(i.to_string()), Pushed::Queued);
         }
         assert_eq!(q.push_text("x".into()), Pushed::Refused);
         assert!(q.overflowed());
+
+        let q = Outbound::new(1000, 1000);
+        for _ in 0..4 {
+            assert_eq!(q.push_text("x".repeat(1000)), Pushed::Queued);
+        }
+        assert_eq!(q.push_text("y".into()), Pushed::Refused, "4 x max_bytes reached");
     }
 
     #[tokio::test]
-    async fn close_is_last() {
-        let q = Outbound::new(4);
+    async fn close_is_last_and_close_now_skips_the_backlog() {
+        let q = Outbound::new(4, 1 << 20);
         q.push_text("a".into());
         q.close(1001, "bye");
         assert_eq!(q.push_text("b".into()), Pushed::Refused);
         assert_eq!(q.next_batch(10).await, vec![text("a"), Outgoing::Close(1001, "bye".into())]);
+        let q = Outbound::new(4, 1 << 20);
+        q.push_text("a".into());
+        q.close_now(1008, "slow consumer");
+        assert_eq!(q.next_batch(10).await, vec![Outgoing::Close(1008, "slow consumer".into())]);
     }
 }

@@ -41,8 +41,35 @@ pub fn approvals(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> 
     reply(&json!({ "approvals": daemon.host.approvals(conn) }))
 }
 
+/// Bounds on what enters the host state and its event ring (every subscriber gets a copy).
+const MAX_PAYLOAD_BYTES: usize = 16 << 10;
+const MAX_SHORT: usize = 256;
+
+fn check_size(field: &str, value: &impl serde::Serialize, max: usize) -> Result<(), RpcError> {
+    if super::tools::json_size(value) > max {
+        return Err(RpcError::invalid_params(field, format!("at most {} KiB", max >> 10)));
+    }
+    Ok(())
+}
+
 pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
-    let params: RegisterAgentParams = parse(params)?;
+    let mut params: RegisterAgentParams = parse(params)?;
+    check_size("metadata", &params.metadata, MAX_PAYLOAD_BYTES)?;
+    check_size("capabilities", &params.capabilities, 4 << 10)?;
+    if params.name.len() > MAX_SHORT || params.kind.as_ref().is_some_and(|k| k.len() > MAX_SHORT) {
+        return Err(RpcError::invalid_params("name", "name and kind of at most 256 bytes"));
+    }
+    // The roster id defaults to the connection's agent id; an id another live connection
+    // claimed with session.auth is that connection's alone.
+    let id = params
+        .id
+        .clone()
+        .or_else(|| conn.agent_id())
+        .unwrap_or_else(|| format!("agent-{}", crate::mint_id()));
+    if daemon.agent_claimed_by_other(&id, &conn.session_id) {
+        return Err(RpcError::conflict(format!("agent id {id} belongs to another connection")));
+    }
+    params.id = Some(id);
     reply(&daemon.host.register_agent(conn, params)?)
 }
 
@@ -65,6 +92,10 @@ pub fn notify(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Resu
     if params.message.len() > 4096 {
         return Err(RpcError::invalid_params("message", "at most 4096 bytes"));
     }
+    check_size("payload", &params.payload, MAX_PAYLOAD_BYTES)?;
+    if params.kind.as_ref().is_some_and(|k| k.len() > MAX_SHORT) {
+        return Err(RpcError::invalid_params("kind", "at most 256 bytes"));
+    }
     let payload = json!({ "kind": params.kind, "payload": params.payload, "session_id": conn.session_id });
     let event = daemon.host.emit("host.notification", conn.agent_id().as_deref(), params.message, payload);
     reply(&json!({ "event_id": event.id }))
@@ -80,11 +111,15 @@ pub fn request_approval(
     if options.is_empty() || options.iter().any(|o| o.is_empty()) {
         return Err(RpcError::invalid_params("options", "a non-empty list of non-empty strings"));
     }
-    if params.action.trim().is_empty() {
-        return Err(RpcError::invalid_params("action", "must not be empty"));
+    if params.action.trim().is_empty() || params.action.len() > MAX_SHORT {
+        return Err(RpcError::invalid_params("action", "a non-empty action of at most 256 bytes"));
     }
+    if options.len() > 8 || options.iter().any(|o| o.len() > 64) {
+        return Err(RpcError::invalid_params("options", "at most 8 options of at most 64 bytes"));
+    }
+    check_size("details", &params.details, MAX_PAYLOAD_BYTES)?;
     let details = params.details.unwrap_or(Value::Object(Default::default()));
-    reply(&daemon.host.request_approval(conn, params.action, details, options))
+    reply(&daemon.host.request_approval(conn, params.action, details, options)?)
 }
 
 pub fn resolve_approval(
@@ -93,5 +128,13 @@ pub fn resolve_approval(
     params: Option<Value>,
 ) -> Result<Reply, RpcError> {
     let ResolveApprovalParams { approval_id, resolution } = parse(params)?;
-    reply(&daemon.host.resolve(conn, &approval_id, &resolution)?)
+    let (request, gate_capability) = daemon.host.resolve(conn, &approval_id, &resolution)?;
+    // A standing grant is stored when the person answers, not when the parked request wakes:
+    // what the host was told is resolved stays true even if the agent has just left.
+    if let (Some(capability), Some(agent_id)) = (gate_capability, &request.agent_id)
+        && resolution == hark_protocol::host::APPROVE_ALWAYS
+    {
+        daemon.permissions.grant(agent_id, &capability);
+    }
+    reply(&request)
 }

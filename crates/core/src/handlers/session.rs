@@ -135,6 +135,15 @@ pub fn init(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError>
     let (tools, policies) = (params.tools.len(), params.policies.len());
     {
         let mut runtime = conn.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        if runtime.tools.len() + tools > super::tools::MAX_TOOLS
+            || runtime.policies.len() + policies > super::tools::MAX_POLICIES
+        {
+            return Err(RpcError::busy(format!(
+                "at most {} tools and {} policies per session",
+                super::tools::MAX_TOOLS,
+                super::tools::MAX_POLICIES
+            )));
+        }
         for tool in params.tools {
             runtime.tools.insert(tool.name.clone(), tool);
         }

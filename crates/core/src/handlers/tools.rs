@@ -12,7 +12,16 @@ use super::{Reply, parse, reply};
 use crate::connection::Connection;
 
 const MAX_NAME: usize = 256;
-const MAX_TOOLS: usize = 1024;
+// Per-session bounds, so one client cannot make the daemon hold much (see ARCHITECTURE.md).
+pub const MAX_TOOLS: usize = 256;
+pub const MAX_TOOL_BYTES: usize = 32 << 10;
+pub const MAX_POLICIES: usize = 64;
+pub const MAX_POLICY_BYTES: usize = 4 << 10;
+
+/// The size of `value` as JSON.
+pub fn json_size(value: &impl serde::Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
 
 /// `tools.register` takes the array itself (as CAR clients send it) or `{tools: [...]}`.
 #[derive(Deserialize)]
@@ -30,6 +39,9 @@ pub fn validate_tools(tools: &[ToolDefinition]) -> Result<(), RpcError> {
                 "a non-empty name of at most 256 bytes",
             ));
         }
+        if json_size(tool) > MAX_TOOL_BYTES {
+            return Err(RpcError::invalid_params(&format!("[{i}]"), "a tool definition of at most 32 KiB"));
+        }
         if tool.parameters.as_ref().is_some_and(|p| !p.is_object()) {
             return Err(RpcError::invalid_params(&format!("[{i}].parameters"), "a JSON Schema object"));
         }
@@ -40,6 +52,9 @@ pub fn validate_tools(tools: &[ToolDefinition]) -> Result<(), RpcError> {
 pub fn validate_policy(policy: &PolicyDefinition) -> Result<(), RpcError> {
     if policy.name.trim().is_empty() || policy.name.len() > MAX_NAME {
         return Err(RpcError::invalid_params("name", "a non-empty name of at most 256 bytes"));
+    }
+    if json_size(policy) > MAX_POLICY_BYTES {
+        return Err(RpcError::invalid_params("params", "a policy of at most 4 KiB"));
     }
     let need = |field: &str, present: bool| {
         if present {
@@ -107,8 +122,14 @@ pub fn policy_register(conn: &Connection, params: Option<Value>) -> Result<Reply
     let policy: PolicyDefinition = parse(params)?;
     validate_policy(&policy)?;
     let name = policy.name.clone();
-    conn.journal.record("policy_registered", None, None, json!(policy));
-    runtime(conn).policies.insert(name.clone(), policy);
+    {
+        let mut runtime = runtime(conn);
+        if !runtime.policies.contains_key(&name) && runtime.policies.len() >= MAX_POLICIES {
+            return Err(RpcError::busy(format!("at most {MAX_POLICIES} policies per session")));
+        }
+        runtime.policies.insert(name.clone(), policy);
+    }
+    conn.journal.record("policy_registered", None, None, json!({ "policy": name }));
     reply(&json!({ "registered": name, "scope": "global" }))
 }
 

@@ -24,6 +24,9 @@ use tokio::time::Instant;
 use super::validate::{Plan, Step, StepKind};
 use super::{JournalSink, SessionRuntime, ToolCall, ToolError, ToolInvoker, policy, precondition};
 
+/// Keys a session's state map may hold (each value is bounded by the message size).
+pub const MAX_STATE_KEYS: usize = 1024;
+
 /// Added to a tool timeout to get how long the daemon waits for the reply (PROTOCOL §5).
 const REPLY_GRACE: Duration = Duration::from_secs(5);
 
@@ -273,6 +276,14 @@ fn prepare<I>(
         }));
     }
     let state = &mut runtime.state;
+    let written = match &step.kind {
+        StepKind::StateWrite { key, .. } => Some(key),
+        _ => None,
+    };
+    let new_keys = written.into_iter().chain(step.effects.keys()).filter(|k| !state.contains_key(*k)).count();
+    if state.len() + new_keys > MAX_STATE_KEYS {
+        return Err(Failure::from(format!("the session's state is full ({MAX_STATE_KEYS} keys)")));
+    }
     match &step.kind {
         StepKind::ToolCall { tool, parameters } => {
             let Some(definition) = runtime.tools.get(tool) else {

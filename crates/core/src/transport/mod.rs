@@ -133,16 +133,21 @@ where
 {
     let open = daemon.open_connections.fetch_add(1, Ordering::AcqRel) + 1;
     let _slot = Slot(daemon.clone());
+    // Until it authenticates, a connection also holds one of the few unauthenticated slots:
+    // sockets that never authenticate cannot take every slot from real agents.
+    let unauthenticated = daemon.unauthenticated.fetch_add(1, Ordering::AcqRel) + 1;
     let limits = &daemon.config.limits;
-    let over_limit = open > limits.max_connections;
+    let over_limit = open > limits.max_connections || unauthenticated > limits.max_unauthenticated;
     let config = websocket_config(limits);
     let allowed = daemon.config.allowed_origins.clone();
     #[allow(clippy::result_large_err)] // tungstenite's callback contract
     let callback = move |req: &upgrade::RequestRef, resp| upgrade::check(req, resp, &allowed, over_limit);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
     match tokio::time::timeout(Duration::from_secs(10), handshake).await {
-        Ok(Ok(ws)) => connection::serve(daemon.clone(), ws, transport).await,
+        // The connection gives the unauthenticated slot back when it authenticates or ends.
+        Ok(Ok(ws)) => return connection::serve(daemon.clone(), ws, transport).await,
         Ok(Err(e)) => tracing::debug!(error = %e, "upgrade failed"),
         Err(_) => tracing::debug!("upgrade timed out"),
     }
+    daemon.unauthenticated.fetch_sub(1, Ordering::AcqRel);
 }
