@@ -34,7 +34,8 @@ pub struct TransportLimits {
     pub max_message_bytes: usize,
     pub max_binary_frame_bytes: usize,
     pub max_connections: usize,
-    /// Connections that have not authenticated yet (they cannot starve real agents of slots).
+    /// Connections that have not authenticated yet: half the slots, so sockets that never
+    /// authenticate cannot starve real agents (a burst of 64 agents connecting at once still fits).
     pub max_unauthenticated: usize,
     /// Messages an outbound queue holds before it counts as full (partials are coalesced then).
     pub outbound_queue: usize,
@@ -56,7 +57,7 @@ impl Default for TransportLimits {
             max_message_bytes: 1 << 20,
             max_binary_frame_bytes: 256 << 10,
             max_connections: 256,
-            max_unauthenticated: 32,
+            max_unauthenticated: 128,
             outbound_queue: 1024,
             outbound_bytes: crate::connection::outbound::DEFAULT_MAX_BYTES,
             slow_consumer: Duration::from_secs(10),
