@@ -5,7 +5,8 @@
 # The desktop app, audio capture and whisper add their packages here as they land
 # (tested recipes: shared/ci/README.md).
 set -euo pipefail
-build=(build-essential pkg-config ca-certificates curl)
+# whisper-rs builds whisper.cpp with cmake; bindgen wants libclang.
+build=(build-essential pkg-config ca-certificates curl cmake clang libclang-dev)
 test=(python3 python3-venv)
 want=("${build[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test[@]}")

@@ -4,6 +4,7 @@
 mod client;
 mod serve;
 mod status;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ impl Location {
 enum Command {
     /// Run the daemon headless (no window).
     Serve(serve::ServeArgs),
+    /// Transcribe a WAV file (text, SRT, WebVTT or JSON on stdout; progress on stderr).
+    Transcribe(transcribe::TranscribeArgs),
     /// Print what an agent needs to connect (shell-evaluable: `eval "$(hark token)"`).
     Token {
         #[command(flatten)]
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Token { location } => status::token(&location),
+        Command::Transcribe(args) => transcribe::run(args),
         Command::Status { location, json } => status::status(&location, json),
     };
     match result {

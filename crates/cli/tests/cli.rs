@@ -157,3 +157,66 @@ fn flags_and_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("HARK_INFERENCE_MAX_CONCURRENT"));
 }
+
+fn jfk() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav")
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect()
+}
+
+#[test]
+fn transcribe_jfk_word_for_word() {
+    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
+        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let out = hark(root.path())
+        .args(["transcribe", "--format", "json", "--threads", "2", "--model"])
+        .arg(&model)
+        .arg(jfk())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+    assert_eq!(words(json["text"].as_str().unwrap()), words(expected));
+    assert_eq!((json["language"].as_str(), json["duration_ms"].as_u64()), (Some("en"), Some(11_000)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("100%"), "a progress bar on stderr");
+    // SRT: numbered cues with times.
+    let out = hark(root.path())
+        .args(["transcribe", "--format", "srt", "--model"])
+        .arg(&model)
+        .arg(jfk())
+        .output()
+        .unwrap();
+    let srt = String::from_utf8(out.stdout).unwrap();
+    assert!(srt.starts_with("1\n00:00:0") && srt.contains(" --> "), "{srt}");
+}
+
+#[test]
+fn transcribe_refuses_bad_input_clearly() {
+    let root = tempfile::tempdir().unwrap();
+    let not_wav = root.path().join("notes.wav");
+    std::fs::write(&not_wav, "not audio").unwrap();
+    let stub = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (vec!["--model".into(), "no-such-model".into(), jfk().into()], "no model \"no-such-model\""),
+        (vec!["--model".into(), "/etc/hostname".into(), jfk().into()], "not a whisper ggml model"),
+        (vec!["--model".into(), stub.clone().into(), not_wav.clone().into()], "cannot read"),
+    ];
+    for (args, expected) in cases {
+        let out = hark(root.path()).arg("transcribe").args(&args).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    if stub.exists() {
+        let out = hark(root.path()).args(["transcribe", "--model"]).arg(&stub).arg(jfk()).output().unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no weights"));
+    }
+}

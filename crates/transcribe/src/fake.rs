@@ -1,0 +1,55 @@
+//! The deterministic stand-in of PROTOCOL §6.2: each call is one speech segment and becomes
+//! `speech <n> (<seconds> s)`, `n` counting calls on this instance from 1 (make one per voice
+//! session). No model, no CPU to speak of: for event-flow tests and demos.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{Options, Segment, TranscribeError, Transcriber, Transcript};
+
+#[derive(Debug, Default)]
+pub struct FakeTranscriber {
+    calls: AtomicU64,
+}
+
+impl FakeTranscriber {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The text for segment `n` of `duration_ms`.
+    pub fn text_for(n: u64, duration_ms: u64) -> String {
+        format!("speech {n} ({:.1} s)", duration_ms as f64 / 1000.0)
+    }
+}
+
+impl Transcriber for FakeTranscriber {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn transcribe(&self, audio: &[f32], options: &Options) -> Result<Transcript, TranscribeError> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let duration_ms = audio.len() as u64 * 1000 / 16_000;
+        Ok(Transcript {
+            segments: vec![Segment { t0_ms: 0, t1_ms: duration_ms, text: Self::text_for(n, duration_ms) }],
+            language: options.language.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_segments_and_says_their_length() {
+        let fake = FakeTranscriber::new();
+        let one = fake.transcribe(&[0.0; 24_000], &Options::default()).unwrap();
+        let two = fake.transcribe(&[0.0; 8_000], &Options::default()).unwrap();
+        assert_eq!(
+            (one.text(), two.text()),
+            ("speech 1 (1.5 s)".to_string(), "speech 2 (0.5 s)".to_string())
+        );
+        assert_eq!(one.segments[0].t1_ms, 1500);
+    }
+}

@@ -1,0 +1,94 @@
+//! The transcription seam. [`Transcriber`] turns 16 kHz mono audio into text with timestamps;
+//! [`fake::FakeTranscriber`] is the deterministic stand-in of PROTOCOL §6.2 (tests, demos, no
+//! model); [`whisper::WhisperTranscriber`] (feature `whisper`) runs whisper.cpp. Models are
+//! checked by [`ggml::inspect`] before whisper.cpp ever sees them, so a truncated or foreign
+//! file is a clear error, never a crash.
+//!
+//! Calls are blocking and CPU-heavy: run them on a worker thread, never on the async runtime.
+
+pub mod fake;
+pub mod format;
+pub mod ggml;
+pub mod text;
+#[cfg(feature = "whisper")]
+pub mod whisper;
+
+/// What to transcribe and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// ISO 639-1 code; explicit, never auto-detected unless asked (`"auto"`).
+    pub language: String,
+    /// Translate to English instead of transcribing (never on unless asked).
+    pub translate: bool,
+    /// Words to bias the decoder with (names, jargon).
+    pub prompt: Option<String>,
+    /// CPU threads for one call.
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            language: "en".into(),
+            translate: false,
+            prompt: None,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// One piece of text on the audio timeline (milliseconds from the start of the audio given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub t0_ms: u64,
+    pub t1_ms: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Transcript {
+    pub segments: Vec<Segment>,
+    pub language: String,
+}
+
+impl Transcript {
+    /// The segments' text joined with single spaces.
+    pub fn text(&self) -> String {
+        text::join(self.segments.iter().map(|s| s.text.as_str()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("model file {path}: {reason}")]
+    BadModel { path: String, reason: String },
+    #[error("language {0:?} is not one whisper knows")]
+    Language(String),
+    #[error("transcription failed: {0}")]
+    Failed(String),
+}
+
+/// Speech to text. Implementations are shared between sessions (`Send + Sync`); a call holds
+/// whatever per-call state it needs.
+pub trait Transcriber: Send + Sync {
+    /// A name for logs and `server.info` (the model's, for whisper).
+    fn name(&self) -> &str;
+
+    /// Transcribes `audio` (16 kHz mono f32). Silence gives an empty transcript, not an error.
+    fn transcribe(&self, audio: &[f32], options: &Options) -> Result<Transcript, TranscribeError>;
+
+    /// Like [`transcribe`](Self::transcribe), reporting progress (0.0 to 1.0) as it goes.
+    fn transcribe_with_progress(
+        &self,
+        audio: &[f32],
+        options: &Options,
+        progress: Progress,
+    ) -> Result<Transcript, TranscribeError> {
+        let out = self.transcribe(audio, options);
+        progress(1.0);
+        out
+    }
+}
+
+/// A progress callback; may be called from a worker thread.
+pub type Progress = std::sync::Arc<dyn Fn(f32) + Send + Sync>;

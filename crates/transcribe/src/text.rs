@@ -1,0 +1,75 @@
+//! Text clean-up shared by the backends: joining pieces, and the hallucination guards that
+//! whisper needs (PRODUCT.md lesson 3).
+
+/// Joins pieces with single spaces, trimming each.
+pub fn join<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
+    pieces.map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// True for text that carries no words: empty, punctuation only, or a non-speech annotation
+/// such as `[BLANK_AUDIO]`, `(music)` or `♪`.
+pub fn is_non_speech(text: &str) -> bool {
+    let t = text.trim();
+    let bracketed = (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('(') && t.ends_with(')'));
+    bracketed || !t.chars().any(char::is_alphanumeric)
+}
+
+/// True when a phrase of 1 to 8 words repeats back to back more than `max_repeats` times: the
+/// decoder ran away ("thank you thank you thank you ...").
+pub fn is_runaway(text: &str, max_repeats: usize) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for n in 1..=8 {
+        if words.len() < n * (max_repeats + 1) {
+            break;
+        }
+        let mut run = 1;
+        let mut i = n;
+        while i + n <= words.len() {
+            if words[i..i + n] == words[i - n..i] {
+                run += 1;
+                if run > max_repeats {
+                    return true;
+                }
+                i += n;
+            } else {
+                run = 1;
+                i += 1;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_speech() {
+        for t in ["", "  ", "[BLANK_AUDIO]", "(music)", "...", "♪ ♪"] {
+            assert!(is_non_speech(t), "{t:?}");
+        }
+        assert!(!is_non_speech("Ask not."));
+    }
+
+    #[test]
+    fn runaway_repetition() {
+        assert!(is_runaway("Thank you. Thank you. Thank you. Thank you. Thank you.", 3));
+        assert!(is_runaway("go go go go go go", 4));
+        assert!(is_runaway("and then we went and then we went and then we went and then we went", 3));
+        assert!(!is_runaway(
+            "ask not what your country can do for you, ask what you can do for your country",
+            3
+        ));
+        assert!(!is_runaway("no no no", 3));
+    }
+
+    #[test]
+    fn joins() {
+        assert_eq!(join([" And so", "", "my fellow "].into_iter()), "And so my fellow");
+    }
+}

@@ -1,0 +1,215 @@
+//! whisper.cpp through whisper-rs: greedy decoding, explicit language, no carried context,
+//! blanks and non-speech tokens suppressed, the encoder window sized to the audio
+//! (`audio_ctx`), and a hallucination guard on every segment.
+
+use std::path::{Path, PathBuf};
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+use crate::ggml::{self, ModelInfo};
+use crate::{Options, Segment, TranscribeError, Transcriber, Transcript, text};
+
+/// whisper's encoder sees 30 s (1500 frames of 20 ms) at most.
+const MAX_AUDIO_CTX: i32 = 1500;
+
+pub struct WhisperTranscriber {
+    ctx: WhisperContext,
+    info: ModelInfo,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for WhisperTranscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperTranscriber")
+            .field("model", &self.info.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Routes whisper.cpp's chatter into `tracing` (once per process).
+pub fn install_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(whisper_rs::install_logging_hooks);
+}
+
+/// The encoder window for `samples` of audio: the audio plus half again and 2 s of margin, in
+/// 20 ms frames. A window sized to the audio is several times cheaper than whisper's fixed 30 s,
+/// and the margin keeps the decoder from running away on a window cut too tight
+/// (PEERS-MEASURED.md: 4 s for a 2.7 s utterance broke it, 6 s was exact).
+pub fn audio_ctx_for(samples: usize) -> i32 {
+    let secs = samples as f64 / 16_000.0;
+    (((secs * 1.5 + 2.0) * 50.0).ceil() as i32).clamp(1, MAX_AUDIO_CTX)
+}
+
+impl WhisperTranscriber {
+    /// Checks the file's structure first (a truncated or foreign file never reaches
+    /// whisper.cpp), then loads it on the CPU.
+    pub fn load(path: &Path) -> Result<Self, TranscribeError> {
+        let info = ggml::inspect(path)?;
+        install_logging();
+        let mut params = WhisperContextParameters::default();
+        params.use_gpu(false);
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|e| TranscribeError::BadModel {
+            path: path.display().to_string(),
+            reason: format!("whisper.cpp could not load it: {e}"),
+        })?;
+        Ok(WhisperTranscriber { ctx, info, path: path.to_path_buf() })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn run(
+        &self,
+        audio: &[f32],
+        options: &Options,
+        window: i32,
+        progress: Option<Box<dyn FnMut(i32)>>,
+    ) -> Result<Vec<Segment>, TranscribeError> {
+        let failed = |e: whisper_rs::WhisperError| TranscribeError::Failed(e.to_string());
+        let mut state = self.ctx.create_state().map_err(failed)?;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        let language = (options.language != "auto").then_some(options.language.as_str());
+        params.set_language(language);
+        params.set_translate(options.translate);
+        params.set_no_context(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_n_threads(options.threads.clamp(1, 64) as i32);
+        params.set_audio_ctx(window);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        if let Some(prompt) = &options.prompt {
+            params.set_initial_prompt(prompt);
+        }
+        if let Some(progress) = progress {
+            params.set_progress_callback_safe(progress);
+        }
+        state.full(params, audio).map_err(failed)?;
+        let eot = self.ctx.token_eot();
+        let mut segments = Vec::new();
+        for segment in state.as_iter() {
+            let text = segment.to_str_lossy().map_err(failed)?.trim().to_string();
+            // whisper's own rule for silence: high no-speech probability AND low confidence.
+            let logprobs: Vec<f32> = (0..segment.n_tokens())
+                .filter_map(|i| segment.get_token(i))
+                .filter(|t| t.token_id() < eot)
+                .map(|t| t.token_data().plog)
+                .collect();
+            let avg_logprob =
+                if logprobs.is_empty() { 0.0 } else { logprobs.iter().sum::<f32>() / logprobs.len() as f32 };
+            let silence = segment.no_speech_probability() > 0.6 && avg_logprob < -1.0;
+            if silence || text::is_non_speech(&text) || text::is_runaway(&text, 4) {
+                tracing::debug!(%text, no_speech = segment.no_speech_probability(), avg_logprob, "segment dropped");
+                continue;
+            }
+            // Timestamps are in 10 ms units.
+            let t0_ms = segment.start_timestamp().max(0) as u64 * 10;
+            let t1_ms = segment.end_timestamp().max(0) as u64 * 10;
+            segments.push(Segment { t0_ms, t1_ms, text });
+        }
+        Ok(segments)
+    }
+}
+
+impl Transcriber for WhisperTranscriber {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn transcribe(&self, audio: &[f32], options: &Options) -> Result<Transcript, TranscribeError> {
+        self.transcribe_with_progress(audio, options, std::sync::Arc::new(|_| {}))
+    }
+
+    fn transcribe_with_progress(
+        &self,
+        audio: &[f32],
+        options: &Options,
+        progress: crate::Progress,
+    ) -> Result<Transcript, TranscribeError> {
+        if options.language != "auto" && whisper_rs::get_lang_id(&options.language).is_none() {
+            return Err(TranscribeError::Language(options.language.clone()));
+        }
+        if self.info.english_only && !matches!(options.language.as_str(), "en" | "auto") {
+            return Err(TranscribeError::Language(format!(
+                "{} (this model, {}, is English-only)",
+                options.language, self.info.name
+            )));
+        }
+        if audio.is_empty() {
+            return Ok(Transcript { segments: vec![], language: options.language.clone() });
+        }
+        // One window per 30 s of audio; each sized to its piece.
+        let mut segments = Vec::new();
+        let pieces = audio.len().div_ceil(30 * 16_000);
+        for (i, piece) in audio.chunks(30 * 16_000).enumerate() {
+            let offset = i as u64 * 30_000;
+            let report = progress.clone();
+            let on_progress = Box::new(move |p: i32| report((i as f32 + p as f32 / 100.0) / pieces as f32));
+            for s in self.run(piece, options, audio_ctx_for(piece.len()), Some(on_progress))? {
+                segments.push(Segment { t0_ms: s.t0_ms + offset, t1_ms: s.t1_ms + offset, text: s.text });
+            }
+        }
+        progress(1.0);
+        Ok(Transcript { segments, language: options.language.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Option<PathBuf> {
+        let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
+        if m.is_none() {
+            eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+        }
+        m
+    }
+
+    fn jfk() -> Vec<f32> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
+        hark_audio::wav::read_file_16k_mono(&path).unwrap().0
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect()
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(audio_ctx_for(16_000 * 27 / 10), 303); // 2.7 s -> a 6 s window
+        assert_eq!(audio_ctx_for(16_000 * 30), MAX_AUDIO_CTX);
+    }
+
+    #[test]
+    fn jfk_word_for_word_and_silence_gives_nothing() {
+        let Some(path) = model() else { return };
+        let t = WhisperTranscriber::load(&path).unwrap();
+        let out = t.transcribe(&jfk(), &Options { threads: 2, ..Options::default() }).unwrap();
+        let expected = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+        assert_eq!(words(&out.text()), words(expected), "{}", out.text());
+        assert!(out.segments.first().unwrap().t0_ms < 1_000 && out.segments.last().unwrap().t1_ms > 9_000);
+        let silence =
+            t.transcribe(&vec![0.0; 16_000 * 5], &Options { threads: 2, ..Options::default() }).unwrap();
+        assert_eq!(silence.text(), "", "no text from silence");
+        let e = t.transcribe(&jfk(), &Options { language: "de".into(), ..Options::default() }).unwrap_err();
+        assert!(e.to_string().contains("English-only"), "{e}");
+    }
+
+    #[test]
+    fn bad_model_files_are_clear_errors() {
+        let stub = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");
+        if stub.exists() {
+            let e = WhisperTranscriber::load(&stub).unwrap_err().to_string();
+            assert!(e.contains("no weights"), "{e}");
+        }
+        let e = WhisperTranscriber::load(Path::new("/nonexistent/model.bin")).unwrap_err().to_string();
+        assert!(e.contains("cannot open"), "{e}");
+    }
+}
