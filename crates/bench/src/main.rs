@@ -3,11 +3,14 @@
 //!
 //! - `hark-bench rpc`: JSON-RPC round trips on loopback with 1, 8 and 64 clients, Hark vs a bare
 //!   tokio-tungstenite echo server (the floor).
+//! - `hark-bench transcribe`: one-shot transcription, Hark's whisper path vs one whisper-rs
+//!   `full()` over the whole file (the floor).
 //!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
 mod cpu;
 mod rpc;
+mod transcribe;
 
 use std::process::ExitCode;
 
@@ -24,12 +27,15 @@ struct Cli {
 enum Command {
     /// RPC round trips: Hark vs a bare tokio-tungstenite echo server (the floor).
     Rpc(rpc::RpcArgs),
+    /// One-shot transcription: Hark vs one whisper-rs full() over the file (the floor).
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rpc(args) => rpc::run(args),
+        Command::Transcribe(args) => transcribe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,142 @@
+//! One-shot transcription: Hark's whisper path (`WhisperTranscriber`: window sized to the audio,
+//! hallucination guard) vs the floor, one whisper-rs `full()` over the whole file with
+//! whisper.cpp's defaults (30 s window), same model, same threads, greedy, language `en`.
+//! Reports wall time per call (model loaded, median of `--runs`) and word error rate against a
+//! reference text.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hark_transcribe::whisper::WhisperTranscriber;
+use hark_transcribe::{Options, Transcriber};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+#[derive(clap::Args, Debug)]
+pub struct TranscribeArgs {
+    /// The whisper ggml model [default: $HARK_TEST_MODEL].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// A WAV file [default: tests/fixtures/audio/jfk.wav].
+    #[arg(long)]
+    audio: Option<PathBuf>,
+    /// The words spoken, for the word error rate [default: jfk.wav's].
+    #[arg(long)]
+    reference: Option<String>,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: word-level edit distance / reference length.
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn floor(ctx: &WhisperContext, audio: &[f32], threads: usize) -> Result<String, String> {
+    let mut state = ctx.create_state().map_err(|e| e.to_string())?;
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_language(Some("en"));
+    params.set_n_threads(threads as i32);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_special(false);
+    params.set_print_timestamps(false);
+    state.full(params, audio).map_err(|e| e.to_string())?;
+    let text: Vec<String> =
+        state.as_iter().map(|s| s.to_str_lossy().map(|t| t.to_string()).unwrap_or_default()).collect();
+    Ok(text.join(" "))
+}
+
+pub fn run(args: TranscribeArgs) -> Result<(), String> {
+    let model = args
+        .model
+        .or_else(|| std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from))
+        .ok_or("pass --model (or set HARK_TEST_MODEL)")?;
+    let audio_path = args.audio.unwrap_or_else(|| PathBuf::from("tests/fixtures/audio/jfk.wav"));
+    let reference = args.reference.unwrap_or_else(|| JFK.to_string());
+    let (audio, _) = hark_audio::wav::read_file_16k_mono(&audio_path).map_err(|e| e.to_string())?;
+    hark_transcribe::whisper::install_logging();
+    let mut cp = WhisperContextParameters::default();
+    cp.use_gpu(false);
+    let ctx = WhisperContext::new_with_params(&model, cp).map_err(|e| e.to_string())?;
+    let hark = WhisperTranscriber::load(&model).map_err(|e| e.to_string())?;
+    let options = Options { threads: args.threads, ..Options::default() };
+    let (mut t_floor, mut t_hark) = (Vec::new(), Vec::new());
+    let (mut text_floor, mut text_hark) = (String::new(), String::new());
+    floor(&ctx, &audio, args.threads)?; // warm-up, both
+    hark.transcribe(&audio, &options).map_err(|e| e.to_string())?;
+    for _ in 0..args.runs.max(1) {
+        let t = Instant::now();
+        text_floor = floor(&ctx, &audio, args.threads)?;
+        t_floor.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        text_hark = hark.transcribe(&audio, &options).map_err(|e| e.to_string())?.text();
+        t_hark.push(t.elapsed().as_secs_f64());
+    }
+    let secs = audio.len() as f64 / 16_000.0;
+    let (mf, mh) = (median(t_floor.clone()), median(t_hark.clone()));
+    println!("## One-shot transcription: Hark vs one whisper-rs full() (the floor)\n");
+    println!(
+        "- Audio: {} ({secs:.1} s); model {} ({}); {} threads; greedy; language en; {} runs, alternating, after one warm-up each; model loaded.",
+        audio_path.display(),
+        hark.info().name,
+        model.display(),
+        args.threads,
+        args.runs
+    );
+    println!(
+        "- Floor: `full()` with whisper.cpp's defaults (30 s window). Hark: `WhisperTranscriber` (window sized to the audio, no carried context, blank and non-speech suppression, hallucination guard).\n"
+    );
+    println!("| path | wall s (median) | min | max | real-time factor | WER | Hark/floor time |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let fmt = |v: &[f64]| (v.iter().cloned().fold(f64::MAX, f64::min), v.iter().cloned().fold(0.0, f64::max));
+    let (fmin, fmax) = fmt(&t_floor);
+    let (hmin, hmax) = fmt(&t_hark);
+    println!(
+        "| floor: full() | {mf:.3} | {fmin:.3} | {fmax:.3} | {:.3} | {:.3} | - |",
+        mf / secs,
+        wer(&reference, &text_floor)
+    );
+    println!(
+        "| Hark | {mh:.3} | {hmin:.3} | {hmax:.3} | {:.3} | {:.3} | **{:.2}x** |",
+        mh / secs,
+        wer(&reference, &text_hark),
+        mh / mf
+    );
+    println!("\nFloor text: {}\n\nHark text: {}", text_floor.trim(), text_hark.trim());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn word_error_rate() {
+        assert_eq!(super::wer("a b c d", "a b c d"), 0.0);
+        assert_eq!(super::wer("a b c d", "a x c"), 0.5);
+        assert_eq!(super::wer("Ask not.", "ask NOT"), 0.0);
+    }
+}
