@@ -8,6 +8,7 @@ mod jsonrpc;
 mod permissions;
 mod proposals;
 mod transport;
+mod voice;
 
 use std::time::Duration;
 

@@ -29,12 +29,15 @@ pub struct VadConfig {
 
 impl Default for VadConfig {
     fn default() -> Self {
+        // The hangover keeps pauses between phrases (jfk.wav has ~0.5 s ones) inside a segment, so
+        // a sentence is decoded whole: cutting at every short pause clipped and garbled words
+        // ("ask not" decoded alone came out as "S NOT!").
         VadConfig {
             threshold: 0.5,
             min_speech_ms: 200,
             onset_gap_ms: 160,
-            pre_roll_ms: 300,
-            hangover_ms: 500,
+            pre_roll_ms: 500,
+            hangover_ms: 800,
             end_pad_ms: 150,
         }
     }

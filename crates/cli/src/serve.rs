@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use hark_core::config::TranscriberChoice;
 use hark_core::runtime_files::RuntimeFilesError;
 use hark_core::{ApprovalPolicy, DaemonConfig, StartError};
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,53 @@ pub struct ServeArgs {
     /// What to do with a permission request when no host (window) is connected.
     #[arg(long, value_name = "ask|allow|deny", default_value = "ask")]
     approvals: ApprovalPolicy,
+    /// Speech to text: `whisper` (a local model) or `fake` (deterministic text, no model).
+    #[arg(long, value_enum, default_value = "whisper")]
+    transcriber: TranscriberKind,
+    /// The whisper model: a file, or a name whose file is `<data dir>/models/ggml-<name>.bin`
+    /// [default: $HARK_MODEL, else tiny.en]. Loaded on first use.
+    #[arg(long)]
+    model: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum TranscriberKind {
+    Whisper,
+    Fake,
+}
+
+fn transcriber(
+    kind: TranscriberKind,
+    model: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<TranscriberChoice> {
+    match kind {
+        TranscriberKind::Fake => Ok(TranscriberChoice::Fake),
+        TranscriberKind::Whisper => {
+            // A missing model is not fatal at start (it loads lazily): its first use says what is wrong.
+            let path = crate::transcribe::resolve_model(model, data_dir).unwrap_or_else(|_| {
+                let name = model
+                    .map(str::to_string)
+                    .or_else(|| std::env::var("HARK_MODEL").ok())
+                    .unwrap_or_else(|| "tiny.en".into());
+                data_dir.join("models").join(format!("ggml-{name}.bin"))
+            });
+            Ok(TranscriberChoice::Model { path, loader: whisper_loader()? })
+        }
+    }
+}
+
+#[cfg(feature = "whisper")]
+fn whisper_loader() -> anyhow::Result<hark_core::config::ModelLoader> {
+    Ok(std::sync::Arc::new(|path: &std::path::Path| {
+        let t = hark_transcribe::whisper::WhisperTranscriber::load(path)?;
+        Ok(std::sync::Arc::new(t) as std::sync::Arc<dyn hark_transcribe::Transcriber>)
+    }))
+}
+
+#[cfg(not(feature = "whisper"))]
+fn whisper_loader() -> anyhow::Result<hark_core::config::ModelLoader> {
+    anyhow::bail!("this hark was built without whisper: use --transcriber fake")
 }
 
 fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
@@ -68,6 +116,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
             .extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from));
     }
     config.auth = !args.no_auth;
+    config.transcriber = transcriber(args.transcriber, args.model.as_deref(), &data_dir)?;
     config.approvals = args.approvals;
     if let Some(secs) = env_parse::<f64>("HARK_TOOL_TIMEOUT")? {
         config.tool_timeout = Duration::try_from_secs_f64(secs)

@@ -85,6 +85,37 @@ impl TransportLimits {
     }
 }
 
+/// Loads a model file into a transcriber (the CLI passes whisper's; core never links whisper).
+pub type ModelLoader = std::sync::Arc<
+    dyn Fn(
+            &std::path::Path,
+        )
+            -> Result<std::sync::Arc<dyn hark_transcribe::Transcriber>, hark_transcribe::TranscribeError>
+        + Send
+        + Sync,
+>;
+
+/// Which transcriber the voice methods use (`hark serve --transcriber`).
+#[derive(Clone, Default)]
+pub enum TranscriberChoice {
+    /// PROTOCOL §6.2's deterministic stand-in: `speech <n> (<seconds> s)`.
+    #[default]
+    Fake,
+    /// A model file, loaded on first use by `loader` and shared by every session.
+    Model { path: std::path::PathBuf, loader: ModelLoader },
+}
+
+impl std::fmt::Debug for TranscriberChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TranscriberChoice::Fake => f.write_str("Fake"),
+            TranscriberChoice::Model { path, .. } => {
+                f.debug_struct("Model").field("path", path).finish_non_exhaustive()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
     pub data_dir: PathBuf,
@@ -109,6 +140,7 @@ pub struct DaemonConfig {
     /// How long a request may wait for an admission permit before -32011.
     pub admission_wait: Duration,
     pub limits: TransportLimits,
+    pub transcriber: TranscriberChoice,
 }
 
 impl DaemonConfig {
@@ -128,6 +160,7 @@ impl DaemonConfig {
             inference_permits: crate::admission::default_permits(),
             admission_wait: Duration::from_secs(30),
             limits: TransportLimits::default(),
+            transcriber: TranscriberChoice::Fake,
         }
     }
 }

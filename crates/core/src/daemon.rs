@@ -22,7 +22,7 @@ use crate::transport::{self, Listeners};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Method families this build serves (`server.handshake` / `server.info` capabilities).
-pub const CAPABILITIES: [&str; 5] = ["session", "tools", "proposals", "host", "admission"];
+pub const CAPABILITIES: [&str; 6] = ["session", "tools", "proposals", "host", "admission", "voice"];
 
 /// State shared by every connection.
 pub struct Daemon {
@@ -42,6 +42,8 @@ pub struct Daemon {
     pub host: HostState,
     pub permissions: Permissions,
     pub admission: Admission,
+    pub engine: crate::voice::engine::Engine,
+    pub voice: Arc<crate::voice::VoiceStreams>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -70,6 +72,8 @@ impl Daemon {
             host: HostState::default(),
             permissions,
             admission,
+            engine: crate::voice::engine::Engine::new(config.transcriber.clone()),
+            voice: Arc::default(),
             config,
         }
     }
@@ -138,6 +142,7 @@ impl Daemon {
             }
         }
         self.host.release_session(&conn.session_id);
+        self.voice.release_owner(&conn.session_id);
         tracing::debug!(session = %conn.session_id, "connection released");
     }
 }

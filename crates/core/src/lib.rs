@@ -15,6 +15,7 @@ pub mod proposal;
 pub mod router;
 pub mod runtime_files;
 pub mod transport;
+pub mod voice;
 
 pub use config::{ApprovalPolicy, DaemonConfig, TransportLimits};
 pub use daemon::{Daemon, RunningDaemon, StartError, start};

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::daemon::Daemon;
-use crate::handlers::{Reply, admission, host, permissions, proposal, session, tools};
+use crate::handlers::{Reply, admission, host, permissions, proposal, session, tools, voice};
 
 pub async fn dispatch(
     daemon: &Arc<Daemon>,
@@ -46,6 +46,13 @@ pub async fn dispatch(
         "permissions.request" => permissions::request(daemon, conn, params).await,
 
         "admission.status" => admission::status(daemon),
+
+        "voice.transcribe_stream.start" => voice::start(daemon, conn, params).await,
+        "voice.transcribe_stream.push" => voice::push(daemon, conn, params).await,
+        "voice.transcribe_stream.stop" => voice::stop(daemon, conn, params).await,
+        "voice.sessions.list" => voice::sessions(daemon, conn),
+        "voice.devices.list" => voice::devices(),
+        "transcribe" => voice::transcribe(daemon, params).await,
 
         other => Err(RpcError::method_not_found(other)),
     }

@@ -10,6 +10,7 @@ pub mod jsonrpc;
 pub mod proposal;
 pub mod session;
 pub mod time;
+pub mod voice;
 
 pub use error::{ErrorCode, RpcError};
 pub use jsonrpc::{Id, Incoming, Message, Notification, Request, Response};

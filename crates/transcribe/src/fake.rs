@@ -1,6 +1,7 @@
-//! The deterministic stand-in of PROTOCOL §6.2: each call is one speech segment and becomes
-//! `speech <n> (<seconds> s)`, `n` counting calls on this instance from 1 (make one per voice
-//! session). No model, no CPU to speak of: for event-flow tests and demos.
+//! The deterministic stand-in of PROTOCOL §6.2: a final call is one speech segment and becomes
+//! `speech <n> (<seconds> s)`, `n` counting finals on this instance from 1 (make one per voice
+//! session); a partial call (a guess at the next segment) becomes `speech <n> …`. No model, no
+//! CPU to speak of: for event-flow tests and demos.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,7 +9,7 @@ use crate::{Options, Segment, TranscribeError, Transcriber, Transcript};
 
 #[derive(Debug, Default)]
 pub struct FakeTranscriber {
-    calls: AtomicU64,
+    finals: AtomicU64,
 }
 
 impl FakeTranscriber {
@@ -28,10 +29,14 @@ impl Transcriber for FakeTranscriber {
     }
 
     fn transcribe(&self, audio: &[f32], options: &Options) -> Result<Transcript, TranscribeError> {
-        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let duration_ms = audio.len() as u64 * 1000 / 16_000;
+        let text = if options.partial {
+            format!("speech {} …", self.finals.load(Ordering::Relaxed) + 1)
+        } else {
+            Self::text_for(self.finals.fetch_add(1, Ordering::Relaxed) + 1, duration_ms)
+        };
         Ok(Transcript {
-            segments: vec![Segment { t0_ms: 0, t1_ms: duration_ms, text: Self::text_for(n, duration_ms) }],
+            segments: vec![Segment { t0_ms: 0, t1_ms: duration_ms, text }],
             language: options.language.clone(),
         })
     }
@@ -51,5 +56,7 @@ mod tests {
             ("speech 1 (1.5 s)".to_string(), "speech 2 (0.5 s)".to_string())
         );
         assert_eq!(one.segments[0].t1_ms, 1500);
+        let guess = fake.transcribe(&[0.0; 8_000], &Options { partial: true, ..Options::default() }).unwrap();
+        assert_eq!(guess.text(), "speech 3 …");
     }
 }

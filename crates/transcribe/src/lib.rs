@@ -24,6 +24,8 @@ pub struct Options {
     pub prompt: Option<String>,
     /// CPU threads for one call.
     pub threads: usize,
+    /// This call is a partial guess at a segment still open (a final for it follows).
+    pub partial: bool,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
             translate: false,
             prompt: None,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            partial: false,
         }
     }
 }

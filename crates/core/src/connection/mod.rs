@@ -292,7 +292,7 @@ where
                     last_inbound = Instant::now();
                     let outcome = match message {
                         WsMessage::Text(text) => on_text(daemon, conn, handlers, text.as_str()),
-                        WsMessage::Binary(bytes) => on_binary(daemon, conn, &bytes),
+                        WsMessage::Binary(bytes) => on_binary(daemon, conn, handlers, bytes),
                         WsMessage::Close(_) => return (close::NORMAL, String::new()),
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => None,
                     };
@@ -323,7 +323,16 @@ where
     }
 }
 
-fn on_binary(daemon: &Daemon, conn: &Connection, bytes: &[u8]) -> Option<(u16, String)> {
+/// Binary audio frames (PROTOCOL §6.4): `[0]=0x01`, `[1..17]` the session's UUID, `[17..25]`
+/// a sequence number (u64 LE), `[25]=0x00` (s16le), then the PCM.
+pub const AUDIO_FRAME_HEADER: usize = 26;
+
+fn on_binary(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    handlers: &mut JoinSet<()>,
+    bytes: tokio_tungstenite::tungstenite::Bytes,
+) -> Option<(u16, String)> {
     if !conn.is_authenticated() {
         return Some((close::POLICY, "authentication required".into()));
     }
@@ -331,9 +340,19 @@ fn on_binary(daemon: &Daemon, conn: &Connection, bytes: &[u8]) -> Option<(u16, S
     if bytes.len() > max {
         return Some((close::TOO_BIG, format!("binary frame too big (max {max} bytes)")));
     }
-    // PROTOCOL §6.4: short or unknown frames are answered with nothing and logged. No binary
-    // audio session kind exists in this build yet (voice lands with the live-voice work).
-    tracing::debug!(session = %conn.session_id, len = bytes.len(), "binary frame for no audio session; dropped");
+    // Short or unknown frames are answered with nothing and logged.
+    if bytes.len() < AUDIO_FRAME_HEADER || bytes[0] != 0x01 || bytes[25] != 0x00 {
+        tracing::debug!(session = %conn.session_id, len = bytes.len(), "unknown binary frame dropped");
+        return None;
+    }
+    let id = bytes[1..17].iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let (daemon, conn) = (daemon.clone(), conn.clone());
+    // Polled inline first, so frames reach their stream in the order they came.
+    run_inline_or_spawn(handlers, async move {
+        if let Err(e) = daemon.voice.push(&conn, &id, &bytes[AUDIO_FRAME_HEADER..]).await {
+            tracing::debug!(session = %conn.session_id, stream = %id, error = %e, "binary audio frame dropped");
+        }
+    });
     None
 }
 

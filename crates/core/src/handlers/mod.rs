@@ -8,6 +8,7 @@ pub mod permissions;
 pub mod proposal;
 pub mod session;
 pub mod tools;
+pub mod voice;
 
 use hark_protocol::RpcError;
 use serde::Serialize;

@@ -112,8 +112,10 @@ pub fn info(daemon: &Daemon) -> Result<Reply, RpcError> {
         sessions: daemon.session_count(),
         capabilities: CAPABILITIES.map(String::from).to_vec(),
         limits: daemon.config.limits.to_wire(),
-        // No transcriber in this build yet: the live-voice work fills this in.
-        model: ModelInfo { name: None, loaded: false },
+        model: {
+            let (name, loaded) = daemon.engine.model_info();
+            ModelInfo { name, loaded }
+        },
         auth_enabled: daemon.auth_enabled(),
     };
     reply(&info)

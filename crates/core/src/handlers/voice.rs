@@ -1,0 +1,149 @@
+//! Voice methods (PROTOCOL §6): `voice.transcribe_stream.start/push/stop`, `voice.sessions.list`,
+//! `voice.devices.list`, and the one-shot `transcribe`.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use hark_protocol::RpcError;
+use hark_protocol::voice::{AudioSourceSpec, PushParams, SessionParams, StartParams, TranscribeParams};
+use hark_transcribe::Options;
+use serde_json::{Value, json};
+
+use super::{Reply, parse, reply};
+use crate::connection::Connection;
+use crate::daemon::Daemon;
+use crate::voice::session::Stream;
+
+fn options(language: Option<String>, prompt: Option<String>) -> Result<Options, RpcError> {
+    let mut o = Options::default();
+    if let Some(l) = language {
+        if l.is_empty() || l.len() > 8 {
+            return Err(RpcError::invalid_params(
+                "language",
+                "an ISO 639-1 code such as \"en\", or \"auto\"",
+            ));
+        }
+        o.language = l;
+    }
+    if prompt.as_ref().is_some_and(|p| p.len() > 1024) {
+        return Err(RpcError::invalid_params("prompt", "at most 1024 bytes"));
+    }
+    o.prompt = prompt;
+    Ok(o)
+}
+
+pub async fn start(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    params: Option<Value>,
+) -> Result<Reply, RpcError> {
+    let params: StartParams = parse(params)?;
+    let id = match params.session_id {
+        Some(id) if !hark_protocol::ids::is_valid_agent_id(&id) => {
+            return Err(RpcError::invalid_params(
+                "session_id",
+                "must match ^[A-Za-z0-9_-][A-Za-z0-9._:-]{0,127}$",
+            ));
+        }
+        Some(id) if daemon.voice.exists(&id) => {
+            return Err(RpcError::conflict(format!("voice session {id} already exists")));
+        }
+        Some(id) => id,
+        // 32 hex chars: the id binary audio frames carry (PROTOCOL §6.4).
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    if params.options.model.is_some() {
+        return Err(RpcError::invalid_params(
+            "options.model",
+            "per-stream models are not supported yet; the daemon's model is used",
+        ));
+    }
+    if let AudioSourceSpec::File { path, .. } = &params.audio_source
+        && !std::path::Path::new(path).is_file()
+    {
+        return Err(RpcError::invalid_params("audio_source.path", format!("no such file: {path}")));
+    }
+    if params.audio_source.needs_microphone() {
+        let preview = json!({ "audio_source": params.audio_source });
+        crate::permissions::gate(daemon, conn, "microphone", "voice.transcribe_stream.start", preview)
+            .await?;
+    }
+    let options = options(params.options.language, params.options.prompt)?;
+    let transcriber = daemon.engine.get(&daemon.admission).await?;
+    let stream = Stream {
+        id: id.clone(),
+        owner: conn.clone(),
+        transcriber,
+        options,
+        partials: params.options.partials.unwrap_or(true),
+    };
+    daemon.voice.start(conn, id.clone(), params.audio_source, stream)?;
+    reply(&json!({ "session_id": id }))
+}
+
+pub async fn push(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+    let PushParams { session_id, pcm_b64 } = parse(params)?;
+    let pcm = base64::engine::general_purpose::STANDARD
+        .decode(pcm_b64.as_bytes())
+        .map_err(|e| RpcError::invalid_params("pcm_b64", format!("not base64: {e}")))?;
+    let samples = daemon.voice.push(conn, &session_id, &pcm).await?;
+    reply(&json!({ "accepted": true, "samples": samples }))
+}
+
+pub async fn stop(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+    let SessionParams { session_id } = parse(params)?;
+    daemon.voice.stop(conn, &session_id).await?;
+    reply(&json!({ "session_id": session_id, "stopped": true }))
+}
+
+pub fn sessions(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+    reply(&daemon.voice.list(conn))
+}
+
+/// No capture backend is built in yet: no inputs, no system capture.
+pub fn devices() -> Result<Reply, RpcError> {
+    reply(&json!({ "inputs": [], "system_capture": false }))
+}
+
+/// One-shot transcription of a WAV (bytes or a path), behind an admission permit.
+pub async fn transcribe(daemon: &Daemon, params: Option<Value>) -> Result<Reply, RpcError> {
+    let p: TranscribeParams = parse(params)?;
+    if p.model.is_some() {
+        return Err(RpcError::invalid_params(
+            "model",
+            "per-call models are not supported yet; the daemon's model is used",
+        ));
+    }
+    let wav = match (p.audio_b64, p.path) {
+        (Some(b64), None) => base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|e| RpcError::invalid_params("audio_b64", format!("not base64: {e}")))?,
+        (None, Some(path)) => tokio::fs::read(&path)
+            .await
+            .map_err(|e| RpcError::invalid_params("path", format!("cannot read {path}: {e}")))?,
+        _ => return Err(RpcError::invalid_params("audio_b64", "exactly one of audio_b64 and path")),
+    };
+    let options = options(p.language, None)?;
+    let transcriber = daemon.engine.get(&daemon.admission).await?;
+    let _permit = daemon.admission.acquire().await?;
+    let (transcript, duration_ms) = tokio::task::spawn_blocking(move || {
+        let (audio, _) = hark_audio::wav::read_16k_mono(std::io::Cursor::new(wav))
+            .map_err(|e| RpcError::invalid_params("audio", e.to_string()))?;
+        let duration_ms = audio.len() as u64 * 1000 / 16_000;
+        let t = transcriber.transcribe(&audio, &options).map_err(|e| {
+            tracing::warn!(error = %e, "transcription failed");
+            RpcError::internal()
+        })?;
+        Ok::<_, RpcError>((t, duration_ms))
+    })
+    .await
+    .map_err(|_| RpcError::internal())??;
+    let segments: Vec<Value> = transcript
+        .segments
+        .iter()
+        .map(|s| json!({ "t0_ms": s.t0_ms, "t1_ms": s.t1_ms, "text": s.text }))
+        .collect();
+    reply(
+        &json!({ "text": transcript.text(), "language": transcript.language, "duration_ms": duration_ms, "segments": segments }),
+    )
+}

@@ -1,0 +1,288 @@
+//! One voice stream: ONE task that owns its state (VAD, audio buffer, open segment, sequence
+//! numbers) and takes commands over a channel (audio, stop, owner gone). It turns audio into
+//! `voice.event`s for its owner, in order: `speech_start`, `partial`s while speech goes on,
+//! `speech_end`, the final `transcript` (never revised), `level`s, and `done` last.
+//!
+//! Transcription runs on blocking threads, never on the runtime. Finals are transcribed in
+//! order, one at a time; a partial is started only when no transcription of this stream is
+//! running and ~500 ms of new speech arrived, so when compute is short the partial cadence
+//! degrades, never the finals. A segment is cut at 20 s even if speech goes on.
+
+use std::sync::Arc;
+
+use hark_audio::level::LevelMeter;
+use hark_audio::vad::{Segmenter, VadConfig, VadEvent};
+use hark_audio::{ms_to_samples, samples_to_ms};
+use hark_protocol::jsonrpc;
+use hark_protocol::voice::{DoneReason, VoiceEvent};
+use hark_transcribe::{Options, Transcriber};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connection::Connection;
+
+/// Longest final segment; speech that goes on is cut here and continues in the next.
+pub const MAX_SEGMENT_MS: u64 = 20_000;
+/// New speech between two partials.
+pub const PARTIAL_EVERY_MS: u64 = 500;
+/// Audio kept before an open segment (more than the VAD's pre-roll).
+const KEEP_BEFORE_MS: u64 = 1_000;
+/// A segment shorter than this is not finalized at its end: whisper decodes a short phrase alone
+/// badly (on jfk.wav with tiny.en: "ask not" alone came out as "S not.", a 4.5 s phrase as
+/// "...Americans asked not"; whole sentences came out exact), so it waits to be joined by the
+/// speech that follows...
+pub const MIN_FINAL_MS: u64 = 5_000;
+/// ...unless the silence after it lasts this long.
+pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
+
+#[derive(Debug)]
+pub enum Command {
+    /// 16 kHz mono samples.
+    Audio(Vec<f32>),
+    /// Flush the open segment, send `done`, then answer.
+    Stop(DoneReason, Option<oneshot::Sender<()>>),
+}
+
+pub struct Stream {
+    pub id: String,
+    pub owner: Arc<Connection>,
+    pub transcriber: Arc<dyn Transcriber>,
+    pub options: Options,
+    pub partials: bool,
+}
+
+struct State {
+    stream: Stream,
+    segmenter: Segmenter,
+    meter: LevelMeter,
+    /// Audio from sample `base` on.
+    audio: Vec<f32>,
+    base: u64,
+    /// Samples received.
+    pos: u64,
+    /// Start of the open segment.
+    open: Option<u64>,
+    /// Where a short open segment's speech ended (it waits for more speech, see MIN_FINAL_MS).
+    pending_end: Option<u64>,
+    seq: u64,
+    /// Sample position the last partial covered up to.
+    partial_pos: u64,
+    /// The partial being transcribed: (segment start, covered up to). Its result comes back on
+    /// `partial_tx`; a result that no longer matches (the segment was finalized) is dropped.
+    partial: Option<(u64, u64)>,
+    partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
+}
+
+/// Runs the stream until it is stopped or its commands end (owner gone).
+pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
+    let (partial_tx, mut partial_rx) = mpsc::unbounded_channel();
+    let mut s = State {
+        stream,
+        segmenter: Segmenter::new(VadConfig::default()),
+        meter: LevelMeter::default(),
+        audio: Vec::new(),
+        base: 0,
+        pos: 0,
+        open: None,
+        pending_end: None,
+        seq: 0,
+        partial_pos: 0,
+        partial: None,
+        partial_tx,
+    };
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Audio(samples)) => s.audio_in(&samples).await,
+                Some(Command::Stop(reason, reply)) => {
+                    s.finish(reason).await;
+                    if let Some(reply) = reply {
+                        let _ = reply.send(());
+                    }
+                    return;
+                }
+                None => return, // the owner is gone: nobody to tell
+            },
+            Some((start, end, text)) = partial_rx.recv() => {
+                if s.partial == Some((start, end)) {
+                    s.partial = None;
+                    if s.open == Some(start)
+                        && let Some(text) = text
+                    {
+                        s.emit_partial(text, start, end);
+                    }
+                }
+                s.maybe_start_partial();
+            }
+        }
+    }
+}
+
+impl State {
+    fn send(&self, event: VoiceEvent) {
+        let note =
+            jsonrpc::notification("voice.event", json!({ "session_id": self.stream.id, "event": event }));
+        if matches!(event, VoiceEvent::Partial { .. }) {
+            // The newest partial may replace an older one still queued for a slow client.
+            self.stream
+                .owner
+                .outbound
+                .push_coalescable(format!("partial:{}", self.stream.id), note.to_string());
+        } else {
+            self.stream.owner.send(&note);
+        }
+    }
+
+    fn slice(&self, from: u64, to: u64) -> Vec<f32> {
+        let a = from.saturating_sub(self.base) as usize;
+        let b = (to.saturating_sub(self.base) as usize).min(self.audio.len());
+        self.audio.get(a.min(b)..b).map(<[f32]>::to_vec).unwrap_or_default()
+    }
+
+    async fn audio_in(&mut self, samples: &[f32]) {
+        self.audio.extend_from_slice(samples);
+        self.pos += samples.len() as u64;
+        for level in self.meter.push(samples) {
+            self.send(VoiceEvent::Level { rms: level.rms, peak: level.peak });
+        }
+        for event in self.segmenter.push(samples) {
+            self.vad_event(event).await;
+        }
+        if let (Some(start), Some(end)) = (self.open, self.pending_end)
+            && self.pos - end >= ms_to_samples(SHORT_SEGMENT_WAIT_MS)
+        {
+            (self.open, self.pending_end) = (None, None);
+            self.final_for(start, end).await;
+        }
+        if let Some(start) = self.open
+            && self.pending_end.is_none()
+            && self.pos - start >= ms_to_samples(MAX_SEGMENT_MS)
+        {
+            self.final_for(start, self.pos).await;
+            self.open = Some(self.pos);
+            self.partial_pos = self.pos;
+        }
+        self.maybe_start_partial();
+        self.trim();
+    }
+
+    async fn vad_event(&mut self, event: VadEvent) {
+        match event {
+            VadEvent::Start { sample } => {
+                // A short segment still waiting goes on with this speech.
+                if self.pending_end.take().is_none() {
+                    self.open = Some(sample);
+                    self.partial_pos = sample;
+                }
+                self.send(VoiceEvent::SpeechStart { t_ms: samples_to_ms(sample) });
+            }
+            VadEvent::End { sample } => {
+                self.send(VoiceEvent::SpeechEnd { t_ms: samples_to_ms(sample) });
+                match self.open {
+                    Some(start) if sample - start < ms_to_samples(MIN_FINAL_MS) => {
+                        self.pending_end = Some(sample)
+                    }
+                    Some(start) => {
+                        self.open = None;
+                        self.final_for(start, sample).await;
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn maybe_start_partial(&mut self) {
+        let Some(start) = self.open else { return };
+        if !self.stream.partials
+            || self.partial.is_some()
+            || self.pending_end.is_some() // no new speech since the last guess
+            || self.pos - self.partial_pos < ms_to_samples(PARTIAL_EVERY_MS)
+        {
+            return;
+        }
+        let (audio, end) = (self.slice(start, self.pos), self.pos);
+        self.partial_pos = end;
+        let options = hark_transcribe::Options { partial: true, ..self.stream.options.clone() };
+        let (t, tx) = (self.stream.transcriber.clone(), self.partial_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let text = match t.transcribe(&audio, &options) {
+                Ok(tr) => Some(tr.text()).filter(|s| !s.is_empty()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "partial transcription failed");
+                    None
+                }
+            };
+            let _ = tx.send((start, end, text));
+        });
+        self.partial = Some((start, end));
+    }
+
+    fn emit_partial(&self, text: String, start: u64, end: u64) {
+        let (t0_ms, t1_ms) = (samples_to_ms(start), samples_to_ms(end));
+        self.send(VoiceEvent::Partial { text, t0_ms, t1_ms, duration_ms: t1_ms - t0_ms });
+    }
+
+    /// Transcribes `[start, end)` and sends it as a final. A partial of the same segment still
+    /// running is dropped (its result would come after the final).
+    async fn final_for(&mut self, start: u64, end: u64) {
+        if self.partial.is_some_and(|(s, _)| s == start) {
+            self.partial = None; // its result, when it comes, is dropped
+        }
+        let audio = self.slice(start, end);
+        if audio.is_empty() {
+            return;
+        }
+        let (t, options) = (self.stream.transcriber.clone(), self.stream.options.clone());
+        let result = tokio::task::spawn_blocking(move || t.transcribe(&audio, &options)).await;
+        match result {
+            Ok(Ok(transcript)) => {
+                let text = transcript.text();
+                if text.is_empty() {
+                    return; // no text from silence
+                }
+                let (t0_ms, t1_ms) = (samples_to_ms(start), samples_to_ms(end));
+                let seq = self.seq;
+                self.seq += 1;
+                self.send(VoiceEvent::Transcript {
+                    text,
+                    t0_ms,
+                    t1_ms,
+                    duration_ms: t1_ms - t0_ms,
+                    role: "unknown".into(),
+                    seq,
+                });
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(session = %self.stream.id, error = %e, "transcription failed");
+                self.send(VoiceEvent::Error { code: "transcription_failed".into(), message: e.to_string() });
+            }
+            Err(e) => tracing::error!(error = %e, "transcription task failed"),
+        }
+    }
+
+    /// Drops audio no segment can need any more.
+    fn trim(&mut self) {
+        let keep_from = match self.open {
+            Some(start) => start.min(self.pos.saturating_sub(ms_to_samples(KEEP_BEFORE_MS))),
+            None => self.pos.saturating_sub(ms_to_samples(KEEP_BEFORE_MS)),
+        };
+        if keep_from > self.base {
+            let drop = ((keep_from - self.base) as usize).min(self.audio.len());
+            self.audio.drain(..drop);
+            self.base += drop as u64;
+        }
+    }
+
+    async fn finish(&mut self, reason: DoneReason) {
+        if let Some(VadEvent::End { sample }) = self.segmenter.finish() {
+            self.send(VoiceEvent::SpeechEnd { t_ms: samples_to_ms(sample) });
+            self.pending_end = Some(sample);
+        }
+        if let (Some(start), Some(end)) = (self.open.take(), self.pending_end.take()) {
+            self.final_for(start, end).await;
+        }
+        self.partial = None;
+        self.send(VoiceEvent::Done { reason });
+    }
+}

@@ -1,0 +1,158 @@
+//! Voice (PROTOCOL §6): audio sources, stream methods, `voice.event`, one-shot `transcribe`.
+
+use serde::{Deserialize, Serialize};
+
+/// `AudioSourceSpec` (tag `kind`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AudioSourceSpec {
+    Mic {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    System {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    PcmPush {
+        #[serde(default = "default_rate")]
+        sample_rate: u32,
+        #[serde(default = "default_channels")]
+        channels: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    File {
+        path: String,
+        #[serde(default = "default_true")]
+        realtime: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+}
+
+fn default_rate() -> u32 {
+    16_000
+}
+fn default_channels() -> u16 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+
+impl AudioSourceSpec {
+    /// `mic`, `system`, `pcm_push`, `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AudioSourceSpec::Mic { .. } => "mic",
+            AudioSourceSpec::System { .. } => "system",
+            AudioSourceSpec::PcmPush { .. } => "pcm_push",
+            AudioSourceSpec::File { .. } => "file",
+        }
+    }
+
+    /// Sources that hear the room need the `microphone` permission (PROTOCOL §9).
+    pub fn needs_microphone(&self) -> bool {
+        matches!(self, AudioSourceSpec::Mic { .. } | AudioSourceSpec::System { .. })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub partials: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StartParams {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub audio_source: AudioSourceSpec,
+    #[serde(default)]
+    pub options: StreamOptions,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushParams {
+    pub session_id: String,
+    pub pcm_b64: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionParams {
+    pub session_id: String,
+}
+
+/// The `event` of a `voice.event` notification (PROTOCOL §6.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VoiceEvent {
+    SpeechStart { t_ms: u64 },
+    SpeechEnd { t_ms: u64 },
+    Partial { text: String, t0_ms: u64, t1_ms: u64, duration_ms: u64 },
+    Transcript { text: String, t0_ms: u64, t1_ms: u64, duration_ms: u64, role: String, seq: u64 },
+    Level { rms: f32, peak: f32 },
+    Error { code: String, message: String },
+    Done { reason: DoneReason },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneReason {
+    Stopped,
+    SourceEnded,
+    Error,
+    OwnerGone,
+}
+
+/// `transcribe {audio_b64? | path?, language?, model?}` (PROTOCOL §6.3).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscribeParams {
+    #[serde(default)]
+    pub audio_b64: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes() {
+        let s: AudioSourceSpec =
+            serde_json::from_value(json!({ "kind": "pcm_push", "sample_rate": 48000, "channels": 2 }))
+                .unwrap();
+        assert_eq!(s, AudioSourceSpec::PcmPush { sample_rate: 48_000, channels: 2, name: None });
+        let f: AudioSourceSpec = serde_json::from_value(json!({ "kind": "file", "path": "/a.wav" })).unwrap();
+        assert!(matches!(f, AudioSourceSpec::File { realtime: true, .. }));
+        assert!(serde_json::from_value::<AudioSourceSpec>(json!({ "kind": "radio" })).is_err());
+        let e = VoiceEvent::Transcript {
+            text: "hi".into(),
+            t0_ms: 1,
+            t1_ms: 2,
+            duration_ms: 1,
+            role: "unknown".into(),
+            seq: 0,
+        };
+        assert_eq!(serde_json::to_value(&e).unwrap()["type"], json!("transcript"));
+        assert_eq!(
+            serde_json::to_value(VoiceEvent::Done { reason: DoneReason::OwnerGone }).unwrap(),
+            json!({ "type": "done", "reason": "owner_gone" })
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Live voice over real WebSockets (PROTOCOL §6): streams fed with pushed PCM (JSON and binary
+//! frames) and WAV files, with the fake transcriber (fast, deterministic) and, where
+//! `HARK_TEST_MODEL` is set, the real whisper tiny.en model.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hark_core::ApprovalPolicy;
+use hark_core::config::TranscriberChoice;
+use hark_test_support::{Client, TestDaemon};
+use serde_json::{Value, json};
+
+use crate::LONG;
+
+fn jfk_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/jfk.wav")
+}
+
+fn jfk() -> Vec<f32> {
+    hark_audio::wav::read_file_16k_mono(&jfk_path()).unwrap().0
+}
+
+fn s16le(samples: &[f32]) -> Vec<u8> {
+    samples.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()).collect()
+}
+
+async fn start(c: &Client, source: Value) -> String {
+    let r = c.call("voice.transcribe_stream.start", json!({ "audio_source": source })).await.unwrap();
+    r["session_id"].as_str().unwrap().to_string()
+}
+
+async fn push_all(c: &Client, id: &str, audio: &[f32], chunk_ms: usize) {
+    for piece in audio.chunks(16 * chunk_ms) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
+        let r = c
+            .call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
+            .await
+            .unwrap();
+        assert_eq!(r["samples"], json!(piece.len()));
+    }
+}
+
+/// Every `voice.event` of `id` until `done`.
+async fn events_until_done(c: &Client, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let m = c.next_method("voice.event", LONG * 6).await.expect("voice events up to done");
+        assert_eq!(m["params"]["session_id"], json!(id));
+        let e = m["params"]["event"].clone();
+        let done = e["type"] == "done";
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == t).collect()
+}
+
+/// Checks the order: starts and ends alternate; a partial only after speech started and never
+/// about audio a final already covered; finals numbered in order, never overlapping; done last.
+fn check_order(events: &[Value]) {
+    assert_eq!(events.last().unwrap()["type"], json!("done"));
+    let (mut open, mut started, mut seq, mut final_end) = (false, false, 0, 0);
+    for e in events {
+        match e["type"].as_str().unwrap() {
+            "speech_start" => {
+                assert!(!open, "two starts without an end: {events:?}");
+                (open, started) = (true, true);
+            }
+            "speech_end" => open = false,
+            "partial" => {
+                assert!(started, "a partial before any speech: {e}");
+                assert!(e["t0_ms"].as_u64().unwrap() >= final_end, "a partial about finalized audio: {e}");
+            }
+            "transcript" => {
+                assert_eq!(e["seq"], json!(seq));
+                seq += 1;
+                assert_eq!(e["role"], json!("unknown"));
+                assert!(e["t0_ms"].as_u64().unwrap() >= final_end, "finals overlap: {events:?}");
+                final_end = e["t1_ms"].as_u64().unwrap();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn jfk_pushed_as_json_gives_segments_where_the_speech_is() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push", "sample_rate": 16000, "channels": 1 })).await;
+    assert_eq!(id.len(), 32, "minted ids are 32 hex chars (binary frames carry them)");
+    push_all(&c, &id, &jfk(), 100).await;
+    let stopped = c.call("voice.transcribe_stream.stop", json!({ "session_id": id }));
+    let (stopped, events) = tokio::join!(stopped, events_until_done(&c, &id));
+    assert_eq!(stopped.unwrap(), json!({ "session_id": id, "stopped": true }));
+    check_order(&events);
+    let finals = of_type(&events, "transcript");
+    assert!(!finals.is_empty());
+    assert_eq!(finals[0]["text"].as_str().unwrap().split(' ').take(2).collect::<Vec<_>>(), ["speech", "1"]);
+    assert!(finals[0]["t0_ms"].as_u64().unwrap() <= 700);
+    assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 10_000);
+    assert!(!of_type(&events, "partial").is_empty(), "partials while speech goes on");
+    assert!(of_type(&events, "level").len() >= 100, "about 10 levels a second");
+    assert_eq!(events.last().unwrap()["reason"], json!("stopped"));
+}
+
+#[tokio::test]
+async fn binary_frames_at_48k_stereo() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push", "sample_rate": 48000, "channels": 2 })).await;
+    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()).collect();
+    // jfk at 48 kHz stereo: each sample three times, on both channels.
+    let audio: Vec<f32> = jfk().iter().flat_map(|&s| [s; 6]).collect();
+    for (seq, piece) in audio.chunks(9600).enumerate() {
+        let mut frame = vec![0x01];
+        frame.extend_from_slice(&uuid);
+        frame.extend_from_slice(&(seq as u64).to_le_bytes());
+        frame.push(0x00);
+        frame.extend(s16le(piece));
+        c.send_binary(frame).await.unwrap();
+    }
+    c.send_binary(vec![0x02, 1, 2]).await.unwrap(); // unknown frame: ignored
+    let (stopped, events) = tokio::join!(
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })),
+        events_until_done(&c, &id)
+    );
+    stopped.unwrap();
+    check_order(&events);
+    let finals = of_type(&events, "transcript");
+    assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 10_000, "{finals:?}");
+}
+
+#[tokio::test]
+async fn silence_and_noise_give_no_text() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    let mut x: u32 = 12345;
+    let mut audio = vec![0.0f32; 16_000 * 15];
+    audio.extend((0..16_000 * 15).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        (x as f32 / u32::MAX as f32 - 0.5) * 0.02
+    }));
+    push_all(&c, &id, &audio, 500).await;
+    let (_, events) = tokio::join!(
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })),
+        events_until_done(&c, &id)
+    );
+    for t in ["transcript", "partial", "speech_start"] {
+        assert!(of_type(&events, t).is_empty(), "{t} from silence: {events:?}");
+    }
+}
+
+#[tokio::test]
+async fn stop_flushes_the_open_segment_before_done() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    push_all(&c, &id, &jfk()[..16_000 * 2], 100).await; // mid-sentence
+    let (_, events) = tokio::join!(
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })),
+        events_until_done(&c, &id)
+    );
+    let n = events.len();
+    assert_eq!(events[n - 1]["type"], json!("done"));
+    assert_eq!(events[n - 2]["type"], json!("transcript"), "{events:?}");
+    assert!(events[n - 2]["text"].as_str().unwrap().starts_with("speech 1 ("));
+}
+
+#[tokio::test]
+async fn only_the_owner_pushes_and_stops_and_bad_input_is_refused() {
+    let d = TestDaemon::start_with(|c| c.approvals = ApprovalPolicy::Allow).await;
+    let owner = d.client().await;
+    let other = d.client().await;
+    let id = start(&owner, json!({ "kind": "pcm_push" })).await;
+    let push = json!({ "session_id": id, "pcm_b64": "AAA=" }); // 2 bytes: one sample
+    assert_eq!(other.call("voice.transcribe_stream.push", push.clone()).await.unwrap_err().code(), -32002);
+    assert_eq!(
+        other.call("voice.transcribe_stream.stop", json!({ "session_id": id })).await.unwrap_err().code(),
+        -32002
+    );
+    assert_eq!(other.call("voice.sessions.list", json!({})).await.unwrap()["sessions"], json!([]));
+    assert_eq!(
+        owner.call("voice.sessions.list", json!({})).await.unwrap()["sessions"][0]["session_id"],
+        json!(id)
+    );
+    let bad = [
+        ("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": "not base64!" }), -32602),
+        ("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": "AAAA" }), -32602), // 3 bytes: odd
+        ("voice.transcribe_stream.push", json!({ "session_id": "nope", "pcm_b64": "AAAA" }), -32010),
+        ("voice.transcribe_stream.stop", json!({ "session_id": "nope" }), -32010),
+        ("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "radio" } }), -32602),
+        (
+            "voice.transcribe_stream.start",
+            json!({ "audio_source": { "kind": "pcm_push", "sample_rate": 0 } }),
+            -32602,
+        ),
+        (
+            "voice.transcribe_stream.start",
+            json!({ "audio_source": { "kind": "pcm_push", "channels": 0 } }),
+            -32602,
+        ),
+        (
+            "voice.transcribe_stream.start",
+            json!({ "audio_source": { "kind": "file", "path": "/no/such.wav" } }),
+            -32602,
+        ),
+        (
+            "voice.transcribe_stream.start",
+            json!({ "session_id": id, "audio_source": { "kind": "pcm_push" } }),
+            -32012,
+        ),
+        (
+            "voice.transcribe_stream.start",
+            json!({ "session_id": "../x", "audio_source": { "kind": "pcm_push" } }),
+            -32602,
+        ),
+        ("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "mic" } }), -32602),
+        ("transcribe", json!({}), -32602),
+        ("transcribe", json!({ "audio_b64": "UklGRg==" }), -32602),
+    ];
+    for (method, params, code) in bad {
+        let e = owner.call(method, params.clone()).await.unwrap_err();
+        assert_eq!(e.code(), code, "{method} {params}: {e}");
+    }
+    // The stream survived all of it.
+    owner.call("voice.transcribe_stream.push", push).await.unwrap();
+    let devices = owner.call("voice.devices.list", json!({})).await.unwrap();
+    assert_eq!(devices, json!({ "inputs": [], "system_capture": false }));
+}
+
+#[tokio::test]
+async fn mic_sources_ask_for_the_microphone_first() {
+    let d = TestDaemon::start_with(|c| c.approvals = ApprovalPolicy::Deny).await;
+    let c = d.agent("listener").await;
+    let e = c
+        .call("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "mic" } }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), -32003, "denied before anything opens the microphone");
+}
+
+#[tokio::test]
+async fn a_departed_owner_s_streams_end() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    start(&c, json!({ "kind": "pcm_push" })).await;
+    start(&c, json!({ "kind": "pcm_push" })).await;
+    let host = d.host().await;
+    assert_eq!(
+        host.call("voice.sessions.list", json!({})).await.unwrap()["sessions"].as_array().unwrap().len(),
+        2
+    );
+    drop(c);
+    for _ in 0..200 {
+        if host.call("voice.sessions.list", json!({})).await.unwrap()["sessions"] == json!([]) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("streams outlived their owner");
+}
+
+#[tokio::test]
+async fn a_file_source_ends_with_source_ended_and_one_shot_transcribe() {
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let path = jfk_path().display().to_string();
+    let id = start(&c, json!({ "kind": "file", "path": path, "realtime": false })).await;
+    let events = events_until_done(&c, &id).await;
+    check_order(&events);
+    assert_eq!(events.last().unwrap()["reason"], json!("source_ended"));
+    assert!(!of_type(&events, "transcript").is_empty());
+    let r = c.call("transcribe", json!({ "path": path })).await.unwrap();
+    assert_eq!((r["text"].clone(), r["duration_ms"].clone()), (json!("speech 1 (11.0 s)"), json!(11_000)));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(jfk_path()).unwrap());
+    let r = c.call("transcribe", json!({ "audio_b64": b64 })).await.unwrap();
+    assert_eq!(r["segments"][0]["t1_ms"], json!(11_000));
+}
+
+fn real_model() -> Option<PathBuf> {
+    let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
+    if m.is_none() {
+        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+    }
+    m
+}
+
+fn whisper(path: PathBuf) -> TranscriberChoice {
+    TranscriberChoice::Model {
+        path,
+        loader: Arc::new(|p: &Path| {
+            let t = hark_transcribe::whisper::WhisperTranscriber::load(p)?;
+            Ok(Arc::new(t) as Arc<dyn hark_transcribe::Transcriber>)
+        }),
+    }
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+#[tokio::test]
+async fn real_model_streams_jfk_word_for_word() {
+    let Some(model) = real_model() else { return };
+    let d = TestDaemon::start_with(|c| c.transcriber = whisper(model)).await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    push_all(&c, &id, &jfk(), 100).await;
+    let (_, events) = tokio::join!(
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })),
+        events_until_done(&c, &id)
+    );
+    check_order(&events);
+    let finals = of_type(&events, "transcript");
+    let text: Vec<&str> = finals.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(words(&text.join(" ")), words(JFK_TEXT), "{text:?}");
+    // The speech is from about 0.3 s to 11.0 s: first and last finals within 300 ms of it.
+    assert!(finals[0]["t0_ms"].as_u64().unwrap() <= 700);
+    assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 10_700);
+    let info = c.call("server.info", json!({})).await.unwrap();
+    assert_eq!(info["model"], json!({ "name": "tiny.en", "loaded": true }));
+    let r = c.call("transcribe", json!({ "path": jfk_path().display().to_string() })).await.unwrap();
+    assert_eq!(words(r["text"].as_str().unwrap()), words(JFK_TEXT));
+}
+
+#[tokio::test]
+async fn a_bad_model_is_a_clear_error_and_the_daemon_keeps_serving() {
+    let stub =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.bin");
+    std::fs::write(&truncated, b"lmgg\x00\x00").unwrap();
+    for model in [stub, truncated, dir.path().join("missing.bin")] {
+        if !model.exists() && model.ends_with("for-tests-ggml-tiny.en.bin") {
+            continue; // shared fixtures absent
+        }
+        let d = TestDaemon::start_with(|c| c.transcriber = whisper(model.clone())).await;
+        let c = d.client().await;
+        let e = c
+            .call("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "pcm_push" } }))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), -32010, "{model:?}: {e}");
+        let e = c.call("transcribe", json!({ "path": jfk_path().display().to_string() })).await.unwrap_err();
+        assert_eq!(e.code(), -32010);
+        assert!(c.call("server.info", json!({})).await.is_ok());
+    }
+}
