@@ -10,6 +10,7 @@
 
 mod cpu;
 mod rpc;
+mod stream;
 mod transcribe;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Command {
     Rpc(rpc::RpcArgs),
     /// One-shot transcription: Hark vs one whisper-rs full() over the file (the floor).
     Transcribe(transcribe::TranscribeArgs),
+    /// Live streaming latency at real-time pace with the real model.
+    Stream(stream::StreamArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rpc(args) => rpc::run(args),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Stream(args) => stream::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

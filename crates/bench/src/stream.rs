@@ -1,0 +1,144 @@
+//! Live streaming latency with the real model: jfk.wav (or another WAV) pushed at real-time pace
+//! in 20 ms binary frames to a daemon in this process; every `voice.event` is timed on arrival.
+//! Partial lag = arrival - the audio time its text covers up to; final lag = arrival - the end
+//! of the audio the final covers. Audio time t is wall time `start + t` (real-time pacing).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hark_core::config::TranscriberChoice;
+use hark_test_support::TestDaemon;
+use serde_json::json;
+
+#[derive(clap::Args, Debug)]
+pub struct StreamArgs {
+    /// The whisper ggml model [default: $HARK_TEST_MODEL].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// A WAV file [default: tests/fixtures/audio/jfk.wav].
+    #[arg(long)]
+    audio: Option<PathBuf>,
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+pub fn run(args: StreamArgs) -> Result<(), String> {
+    let model = args
+        .model
+        .or_else(|| std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from))
+        .ok_or("pass --model (or set HARK_TEST_MODEL)")?;
+    let audio_path = args.audio.unwrap_or_else(|| PathBuf::from("tests/fixtures/audio/jfk.wav"));
+    let (audio, _) = hark_audio::wav::read_file_16k_mono(&audio_path).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let (mut partial_lags, mut final_lags, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..args.runs.max(1) {
+        let (p, f, text) = rt.block_on(one_run(&model, &audio))?;
+        eprintln!("run {}: {} partials, {} finals: {text}", run + 1, p.len(), f.len());
+        partial_lags.extend(p);
+        final_lags.extend(f);
+        texts.push(text);
+    }
+    partial_lags.sort_by(f64::total_cmp);
+    final_lags.sort_by(f64::total_cmp);
+    println!("## Live streaming latency (real-time pace, real model)\n");
+    println!(
+        "- Audio: {} ({:.1} s) pushed in 20 ms binary frames at real-time pace; model {}; {} runs; default streaming policy (partials on).\n",
+        audio_path.display(),
+        audio.len() as f64 / 16_000.0,
+        model.display(),
+        args.runs
+    );
+    println!("| measure | n | p50 s | p90 s | max s | goal |");
+    println!("|---|---:|---:|---:|---:|---|");
+    let max = |v: &[f64]| v.last().copied().unwrap_or(f64::NAN);
+    println!(
+        "| partial lag | {} | {:.2} | {:.2} | {:.2} | p90 <= 1.0 s |",
+        partial_lags.len(),
+        pct(&partial_lags, 0.5),
+        pct(&partial_lags, 0.9),
+        max(&partial_lags)
+    );
+    println!(
+        "| final lag after the audio it covers | {} | {:.2} | {:.2} | {:.2} | <= 1.5 s after end of speech |",
+        final_lags.len(),
+        pct(&final_lags, 0.5),
+        pct(&final_lags, 0.9),
+        max(&final_lags)
+    );
+    println!("\nFinals of the last run: {}", texts.last().cloned().unwrap_or_default());
+    Ok(())
+}
+
+async fn one_run(model: &std::path::Path, audio: &[f32]) -> Result<(Vec<f64>, Vec<f64>, String), String> {
+    let loader: hark_core::config::ModelLoader = Arc::new(|p: &std::path::Path| {
+        let t = hark_transcribe::whisper::WhisperTranscriber::load(p)?;
+        Ok(Arc::new(t) as Arc<dyn hark_transcribe::Transcriber>)
+    });
+    let path = model.to_path_buf();
+    let d = TestDaemon::start_with(move |c| c.transcriber = TranscriberChoice::Model { path, loader }).await;
+    let c = d.client().await;
+    let r = c
+        .call("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "pcm_push" } }))
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = r["session_id"].as_str().unwrap_or_default().to_string();
+    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0)).collect();
+    let start = Instant::now();
+    let feed = async {
+        let mut next = tokio::time::Instant::now();
+        for (seq, piece) in audio.chunks(320).enumerate() {
+            let mut frame = vec![0x01];
+            frame.extend_from_slice(&uuid);
+            frame.extend_from_slice(&(seq as u64).to_le_bytes());
+            frame.push(0x00);
+            frame.extend(piece.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()));
+            let _ = c.send_binary(frame).await;
+            next += Duration::from_millis(20);
+            tokio::time::sleep_until(next).await;
+        }
+        // A second of trailing silence, as a pause after speech would give.
+        for seq in 0..50u64 {
+            let mut frame = vec![0x01];
+            frame.extend_from_slice(&uuid);
+            frame.extend_from_slice(&(1_000_000 + seq).to_le_bytes());
+            frame.push(0x00);
+            frame.extend(std::iter::repeat_n(0u8, 640));
+            let _ = c.send_binary(frame).await;
+            next += Duration::from_millis(20);
+            tokio::time::sleep_until(next).await;
+        }
+        let _ = c.call("voice.transcribe_stream.stop", json!({ "session_id": id })).await;
+    };
+    let collect = async {
+        let (mut partials, mut finals, mut text) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(m) = c.next_method("voice.event", Duration::from_secs(60)).await {
+            let e = &m["params"]["event"];
+            let now = start.elapsed().as_secs_f64();
+            let t1 = e["t1_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+            if std::env::var_os("HARK_BENCH_TRACE").is_some() && e["type"] != "level" {
+                eprintln!("{now:7.3} s  {e}");
+            }
+            match e["type"].as_str() {
+                Some("partial") => partials.push(now - t1),
+                Some("transcript") => {
+                    finals.push(now - t1);
+                    text.push(e["text"].as_str().unwrap_or_default().to_string());
+                }
+                Some("done") => break,
+                _ => {}
+            }
+        }
+        (partials, finals, text.join(" "))
+    };
+    let ((), out) = tokio::join!(feed, collect);
+    d.stop().await;
+    Ok(out)
+}
