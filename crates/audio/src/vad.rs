@@ -29,15 +29,15 @@ pub struct VadConfig {
 
 impl Default for VadConfig {
     fn default() -> Self {
-        // The hangover keeps pauses between phrases (jfk.wav has ~0.5 s ones) inside a segment, so
-        // a sentence is decoded whole: cutting at every short pause clipped and garbled words
-        // ("ask not" decoded alone came out as "S NOT!").
+        // A speaker pausing for breath is not done: 500 ms of hangover. (Short segments are
+        // joined with the next before they are transcribed: see the voice session's
+        // MIN_FINAL_MS; that, not a longer hangover, keeps whisper from decoding a lone phrase.)
         VadConfig {
             threshold: 0.5,
             min_speech_ms: 200,
             onset_gap_ms: 160,
             pre_roll_ms: 500,
-            hangover_ms: 800,
+            hangover_ms: 500,
             end_pad_ms: 150,
         }
     }
@@ -91,6 +91,14 @@ impl Segmenter {
 
     pub fn in_speech(&self) -> bool {
         matches!(self.state, State::Speech { .. })
+    }
+
+    /// Samples since the last speech frame of the open segment (0 outside speech).
+    pub fn trailing_silence(&self) -> u64 {
+        match self.state {
+            State::Speech { last_speech_end } => self.pos.saturating_sub(last_speech_end),
+            State::Silence { .. } => 0,
+        }
     }
 
     /// Samples consumed so far (in whole frames).

@@ -79,6 +79,11 @@ impl WhisperTranscriber {
         params.set_suppress_nst(true);
         params.set_n_threads(options.threads.clamp(1, 64) as i32);
         params.set_audio_ctx(window);
+        // No temperature fallback: whisper.cpp otherwise re-decodes up to five times at rising
+        // temperatures when a decode looks unsure, which made a 3.4 s final take 4-7 s in the
+        // streaming benchmark. One bounded decode per call; the hallucination guard below
+        // catches what the fallback would have retried.
+        params.set_temperature_inc(0.0);
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_special(false);

@@ -25,6 +25,8 @@ use crate::connection::Connection;
 pub const MAX_SEGMENT_MS: u64 = 20_000;
 /// New speech between two partials.
 pub const PARTIAL_EVERY_MS: u64 = 500;
+/// No partial is started once the speaker has paused this long.
+const TRAILING_SILENCE_NO_PARTIAL_MS: u64 = 200;
 /// Audio kept before an open segment (more than the VAD's pre-roll).
 const KEEP_BEFORE_MS: u64 = 1_000;
 /// A segment shorter than this is not finalized at its end: whisper decodes a short phrase alone
@@ -197,6 +199,8 @@ impl State {
         if !self.stream.partials
             || self.partial.is_some()
             || self.pending_end.is_some() // no new speech since the last guess
+            // The speaker has paused: a final may be near, and it must not share the CPU.
+            || self.segmenter.trailing_silence() >= ms_to_samples(TRAILING_SILENCE_NO_PARTIAL_MS)
             || self.pos - self.partial_pos < ms_to_samples(PARTIAL_EVERY_MS)
         {
             return;
