@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hark_protocol::RpcError;
 use hark_protocol::jsonrpc::{self, Id};
-use hark_protocol::{ErrorCode, RpcError};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -102,9 +102,4 @@ impl ToolInvoker for ConnectionInvoker<'_> {
             }
         }
     }
-}
-
-/// The error a handler reports when its connection went away mid-call.
-pub fn channel_closed() -> RpcError {
-    RpcError::new(ErrorCode::InternalError, "callback channel closed")
 }
