@@ -7,7 +7,8 @@
 set -euo pipefail
 # whisper-rs builds whisper.cpp with cmake; bindgen wants libclang.
 build=(build-essential pkg-config ca-certificates curl cmake clang libclang-dev)
-test=(python3 python3-venv)
+# espeak-ng and sox generate multi-sentence speech for the voice tests (scripts/gen-speech.sh).
+test=(python3 python3-venv espeak-ng sox)
 want=("${build[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test[@]}")
 missing=()

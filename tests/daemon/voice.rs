@@ -361,3 +361,84 @@ async fn a_bad_model_is_a_clear_error_and_the_daemon_keeps_serving() {
         assert!(c.call("server.info", json!({})).await.is_ok());
     }
 }
+
+/// Word error rate: word-level edit distance / reference length.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[tokio::test]
+async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
+    let Some(model) = real_model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-speech.sh");
+    let generated = std::process::Command::new("bash").arg(&script).arg(dir.path()).output();
+    let Ok(out) = generated.as_ref().map_err(|e| e.to_string()).and_then(|o| {
+        if o.status.success() { Ok(o) } else { Err(String::from_utf8_lossy(&o.stderr).into_owned()) }
+    }) else {
+        eprintln!("skipped: scripts/gen-speech.sh failed (espeak-ng and sox installed?): {generated:?}");
+        return;
+    };
+    let _ = out;
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.tsv")).unwrap();
+    let sentences: Vec<(u64, u64, String)> = manifest
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            let ms = |s: &str| (s.parse::<f64>().unwrap() * 1000.0) as u64;
+            (ms(f.next().unwrap()), ms(f.next().unwrap()), f.next().unwrap().to_string())
+        })
+        .collect();
+    let d = TestDaemon::start_with(|c| c.transcriber = whisper(model)).await;
+    let c = d.client().await;
+    let path = dir.path().join("speech.wav").display().to_string();
+    let id = start(&c, json!({ "kind": "file", "path": path, "realtime": false })).await;
+    let events = events_until_done(&c, &id).await;
+    check_order(&events);
+    let finals = of_type(&events, "transcript");
+    let spans: Vec<(u64, u64, &str)> = finals
+        .iter()
+        .map(|e| (e["t0_ms"].as_u64().unwrap(), e["t1_ms"].as_u64().unwrap(), e["text"].as_str().unwrap()))
+        .collect();
+    // One or more finals per sentence, each inside its sentence (300 ms of slack, plus the VAD's
+    // pre-roll before and end pad after), in order.
+    for (start_ms, end_ms, text) in &sentences {
+        let inside: Vec<_> = spans
+            .iter()
+            .filter(|(t0, t1, _)| *t0 + 800 >= *start_ms && *t1 <= end_ms + 500 && t1 > start_ms)
+            .collect();
+        assert!(!inside.is_empty(), "no final for {text:?} ({start_ms}-{end_ms} ms): {spans:?}");
+    }
+    assert_eq!(spans.len(), sentences.len(), "one final per sentence here: {spans:?}");
+    let reference: Vec<&str> = sentences.iter().map(|(_, _, t)| t.as_str()).collect();
+    let hypothesis: Vec<&str> = spans.iter().map(|(_, _, t)| *t).collect();
+    let w = wer(&reference.join(" "), &hypothesis.join(" "));
+    // The same model over the whole file in one call: synthetic voices are hard for tiny.en, so
+    // the bar is that streaming stays near what the model does with all the audio at once.
+    let whole = tokio::task::spawn_blocking({
+        let path = PathBuf::from(&path);
+        let model = real_model().unwrap();
+        move || {
+            use hark_transcribe::Transcriber;
+            let t = hark_transcribe::whisper::WhisperTranscriber::load(&model).unwrap();
+            let audio = hark_audio::wav::read_file_16k_mono(&path).unwrap().0;
+            t.transcribe(&audio, &hark_transcribe::Options::default()).unwrap().text()
+        }
+    })
+    .await
+    .unwrap();
+    let w_whole = wer(&reference.join(" "), &whole);
+    eprintln!(
+        "generated speech: streaming WER {w:.3} {hypothesis:?}; whole file in one call WER {w_whole:.3}: {whole}"
+    );
+    assert!(w <= w_whole + 0.2, "streaming WER {w:.3} vs {w_whole:.3} for the whole file: {hypothesis:?}");
+}

@@ -34,13 +34,18 @@ pub fn install_logging() {
 }
 
 /// The encoder window for `samples` of audio: the audio plus half again and 2 s of margin, in
-/// 20 ms frames. A window sized to the audio is several times cheaper than whisper's fixed 30 s,
-/// and the margin keeps the decoder from running away on a window cut too tight
-/// (PEERS-MEASURED.md: 4 s for a 2.7 s utterance broke it, 6 s was exact).
+/// 20 ms frames, and never under 10 s. A window sized to the audio is several times cheaper
+/// than whisper's fixed 30 s; the margin and the floor keep the decoder from running away on a
+/// window cut too tight (PEERS-MEASURED.md: 4 s for a 2.7 s utterance broke it; here a 5.6 s
+/// window for a 2.4 s phrase decoded it twice over: "And so my fellow Americans. And so my
+/// fellow Americans.").
 pub fn audio_ctx_for(samples: usize) -> i32 {
     let secs = samples as f64 / 16_000.0;
-    (((secs * 1.5 + 2.0) * 50.0).ceil() as i32).clamp(1, MAX_AUDIO_CTX)
+    (((secs * 1.5 + 2.0) * 50.0).ceil() as i32).clamp(MIN_AUDIO_CTX, MAX_AUDIO_CTX)
 }
+
+/// 10 s.
+const MIN_AUDIO_CTX: i32 = 500;
 
 impl WhisperTranscriber {
     /// Checks the file's structure first (a truncated or foreign file never reaches
@@ -187,7 +192,8 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(audio_ctx_for(16_000 * 27 / 10), 303); // 2.7 s -> a 6 s window
+        assert_eq!(audio_ctx_for(16_000 * 27 / 10), MIN_AUDIO_CTX); // 2.7 s -> the 10 s floor
+        assert_eq!(audio_ctx_for(16_000 * 11), 925); // 11 s -> 18.5 s
         assert_eq!(audio_ctx_for(16_000 * 30), MAX_AUDIO_CTX);
     }
 

@@ -29,11 +29,11 @@ pub const PARTIAL_EVERY_MS: u64 = 500;
 const TRAILING_SILENCE_NO_PARTIAL_MS: u64 = 200;
 /// Audio kept before an open segment (more than the VAD's pre-roll).
 const KEEP_BEFORE_MS: u64 = 1_000;
-/// A segment shorter than this is not finalized at its end: whisper decodes a short phrase alone
-/// badly (on jfk.wav with tiny.en: "ask not" alone came out as "S not.", a 4.5 s phrase as
-/// "...Americans asked not"; whole sentences came out exact), so it waits to be joined by the
-/// speech that follows...
-pub const MIN_FINAL_MS: u64 = 5_000;
+/// A segment shorter than this is not finalized at its end: whisper decodes a lone short phrase
+/// badly (on jfk.wav with tiny.en, "ask not" (1.5 s) alone came out as "S not."), so it waits
+/// to be joined by the speech that follows... (Sentences of 2 s and more are finalized alone:
+/// finals follow each pause.)
+pub const MIN_FINAL_MS: u64 = 2_000;
 /// ...unless the silence after it lasts this long.
 pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
 
@@ -66,6 +66,7 @@ struct State {
     open: Option<u64>,
     /// Where a short open segment's speech ended (it waits for more speech, see MIN_FINAL_MS).
     pending_end: Option<u64>,
+    last_final: Option<String>,
     seq: u64,
     /// Sample position the last partial covered up to.
     partial_pos: u64,
@@ -87,6 +88,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
         pos: 0,
         open: None,
         pending_end: None,
+        last_final: None,
         seq: 0,
         partial_pos: 0,
         partial: None,
@@ -237,7 +239,14 @@ impl State {
         if audio.is_empty() {
             return;
         }
-        let (t, options) = (self.stream.transcriber.clone(), self.stream.options.clone());
+        // The previous final as the decoder's prompt (unless the client gave one): measured on
+        // the generated six-sentence recording, streaming WER 0.51 without it, 0.45 with it
+        // (jfk.wav exact either way). The daemon carries this context, not whisper's state.
+        let mut options = self.stream.options.clone();
+        if options.prompt.is_none() {
+            options.prompt = self.last_final.clone();
+        }
+        let t = self.stream.transcriber.clone();
         let result = tokio::task::spawn_blocking(move || t.transcribe(&audio, &options)).await;
         match result {
             Ok(Ok(transcript)) => {
@@ -248,6 +257,7 @@ impl State {
                 let (t0_ms, t1_ms) = (samples_to_ms(start), samples_to_ms(end));
                 let seq = self.seq;
                 self.seq += 1;
+                self.last_final = Some(text.clone());
                 self.send(VoiceEvent::Transcript {
                     text,
                     t0_ms,
