@@ -10,6 +10,7 @@ use base64::Engine as _;
 use hark_core::ApprovalPolicy;
 use hark_core::config::TranscriberChoice;
 use hark_test_support::{Client, TestDaemon};
+use hark_transcribe::text::{wer, words};
 use serde_json::{Value, json};
 
 use crate::LONG;
@@ -305,13 +306,6 @@ fn whisper(path: PathBuf) -> TranscriberChoice {
     }
 }
 
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
 const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 #[tokio::test]
@@ -360,20 +354,6 @@ async fn a_bad_model_is_a_clear_error_and_the_daemon_keeps_serving() {
         assert_eq!(e.code(), -32010);
         assert!(c.call("server.info", json!({})).await.is_ok());
     }
-}
-
-/// Word error rate: word-level edit distance / reference length.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f64 / r.len().max(1) as f64
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use hark_transcribe::text::wer;
 use hark_transcribe::whisper::WhisperTranscriber;
 use hark_transcribe::{Options, Transcriber};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
@@ -29,27 +30,6 @@ pub struct TranscribeArgs {
 }
 
 const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
-
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate: word-level edit distance / reference length.
-pub fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f64 / r.len().max(1) as f64
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -129,14 +109,4 @@ pub fn run(args: TranscribeArgs) -> Result<(), String> {
     );
     println!("\nFloor text: {}\n\nHark text: {}", text_floor.trim(), text_hark.trim());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn word_error_rate() {
-        assert_eq!(super::wer("a b c d", "a b c d"), 0.0);
-        assert_eq!(super::wer("a b c d", "a x c"), 0.5);
-        assert_eq!(super::wer("Ask not.", "ask NOT"), 0.0);
-    }
 }

@@ -1,6 +1,29 @@
 //! Text clean-up shared by the backends: joining pieces, and the hallucination guards that
 //! whisper needs (PRODUCT.md lesson 3).
 
+/// Lower-case words without punctuation: what a word error rate compares.
+pub fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: the word-level edit distance from `reference` to `hypothesis`, divided by
+/// the reference's length.
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
 /// Joins pieces with single spaces, trimming each.
 pub fn join<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     pieces.map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
@@ -66,6 +89,14 @@ mod tests {
             3
         ));
         assert!(!is_runaway("no no no", 3));
+    }
+
+    #[test]
+    fn word_error_rate() {
+        assert_eq!(wer("a b c d", "a b c d"), 0.0);
+        assert_eq!(wer("a b c d", "a x c"), 0.5);
+        assert_eq!(wer("Ask not.", "ask NOT"), 0.0);
+        assert_eq!(words("Hello, world!"), ["hello", "world"]);
     }
 
     #[test]

@@ -172,6 +172,7 @@ impl Transcriber for WhisperTranscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::words;
 
     fn model() -> Option<PathBuf> {
         let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
@@ -184,10 +185,6 @@ mod tests {
     fn jfk() -> Vec<f32> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
         hark_audio::wav::read_file_16k_mono(&path).unwrap().0
-    }
-
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect()
     }
 
     #[test]
