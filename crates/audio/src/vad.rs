@@ -89,21 +89,12 @@ impl Segmenter {
         }
     }
 
-    pub fn in_speech(&self) -> bool {
-        matches!(self.state, State::Speech { .. })
-    }
-
     /// Samples since the last speech frame of the open segment (0 outside speech).
     pub fn trailing_silence(&self) -> u64 {
         match self.state {
             State::Speech { last_speech_end } => self.pos.saturating_sub(last_speech_end),
             State::Silence { .. } => 0,
         }
-    }
-
-    /// Samples consumed so far (in whole frames).
-    pub fn position(&self) -> u64 {
-        self.pos
     }
 
     /// Feeds 16 kHz mono samples; returns the events they complete, in order.

@@ -104,10 +104,6 @@ impl WavWriter {
         Ok(())
     }
 
-    pub fn samples(&self) -> u64 {
-        self.samples
-    }
-
     /// Final header; the file is complete.
     pub fn finalize(mut self) -> Result<u64, AudioError> {
         if let Some(w) = self.inner.take() {

@@ -52,9 +52,7 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::lock;
 
 impl Daemon {
     pub fn new(config: DaemonConfig, tokens: Option<Tokens>, shutdown: CancellationToken) -> Self {
@@ -85,10 +83,6 @@ impl Daemon {
     /// Authenticated sessions (connections that passed `session.auth`, or any under `--no-auth`).
     pub fn session_count(&self) -> usize {
         lock(&self.sessions).len()
-    }
-
-    pub fn session(&self, session_id: &str) -> Option<Arc<Connection>> {
-        lock(&self.sessions).get(session_id).cloned()
     }
 
     pub(crate) fn connection_opened(&self, conn: &Arc<Connection>) {

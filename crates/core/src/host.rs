@@ -35,8 +35,7 @@ struct Approval {
     owner_session: String,
     /// Set for the permission gate's approvals: the parked request waits on it.
     gate: Option<oneshot::Sender<String>>,
-    is_gate: bool,
-    /// The capability a gate approval asks for.
+    /// The capability a gate approval asks for; `None` for a generic approval.
     capability: Option<String>,
     /// The asking connection, told of the resolution when it is not a subscriber.
     owner: Option<Arc<Connection>>,
@@ -120,7 +119,7 @@ fn forbidden_not_owner(what: &str) -> RpcError {
 
 impl HostState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.inner)
     }
 
     pub fn emit(&self, kind: &str, agent_id: Option<&str>, message: String, payload: Value) -> HostEvent {
@@ -262,7 +261,6 @@ impl HostState {
                 request: request.clone(),
                 owner_session: conn.session_id.clone(),
                 gate: None,
-                is_gate: false,
                 capability: None,
                 owner: Some(conn.clone()),
             },
@@ -327,7 +325,6 @@ impl HostState {
                 request,
                 owner_session: conn.session_id.clone(),
                 gate: Some(tx),
-                is_gate: true,
                 capability: Some(capability.to_string()),
                 owner: None,
             },
@@ -358,9 +355,10 @@ impl HostState {
             }
             return Err(RpcError::not_found("approval", approval_id));
         };
-        let allowed = conn.is_host() || (!approval.is_gate && approval.owner_session == conn.session_id);
+        let allowed =
+            conn.is_host() || (approval.capability.is_none() && approval.owner_session == conn.session_id);
         if !allowed {
-            return Err(RpcError::forbidden(if approval.is_gate {
+            return Err(RpcError::forbidden(if approval.capability.is_some() {
                 "forbidden: only the person (host role) answers permission requests"
             } else {
                 "forbidden: this approval belongs to another session"

@@ -2,7 +2,7 @@
 //! `{kind, action_id?, proposal_id?, data, timestamp}` per line. The file is created (0600) on the
 //! first event, so a connection that only reads (or the 1,000th reconnect of a health check)
 //! leaves no empty file behind. Lines are small appends; a failure to write is logged, never
-//! fatal. Bounded: a line's `data` over 16 KiB is replaced by its size, a journal stops at
+//! fatal. Bounded: a line over 16 KiB has its `data` replaced by its size, a journal stops at
 //! 16 MiB (with a last line saying so), and journals older than 30 days are pruned at start-up.
 
 use std::fs::{File, OpenOptions};
@@ -45,19 +45,24 @@ impl Journal {
         if self.full.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let size = data.to_string().len();
-        let data = if size > MAX_DATA_BYTES { json!({ "truncated": true, "bytes": size }) } else { data };
-        let mut entry =
-            json!({ "kind": kind, "data": data, "timestamp": hark_protocol::time::now_rfc3339() });
-        if let Some(a) = action_id {
-            entry["action_id"] = json!(a);
+        let entry = |data: Value| {
+            let mut entry =
+                json!({ "kind": kind, "data": data, "timestamp": hark_protocol::time::now_rfc3339() });
+            if let Some(a) = action_id {
+                entry["action_id"] = json!(a);
+            }
+            if let Some(p) = proposal_id {
+                entry["proposal_id"] = json!(p);
+            }
+            entry.to_string()
+        };
+        // Serialized once; only an oversized line is built again, with its data replaced by its size.
+        let mut line = entry(data);
+        if line.len() > MAX_DATA_BYTES + 512 {
+            line = entry(json!({ "truncated": true, "bytes": line.len() }));
         }
-        if let Some(p) = proposal_id {
-            entry["proposal_id"] = json!(p);
-        }
-        let mut line = entry.to_string();
         line.push('\n');
-        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = crate::lock(&self.file);
         if guard.is_none() {
             let mut options = OpenOptions::new();
             options.create(true).append(true);

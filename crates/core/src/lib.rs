@@ -24,3 +24,9 @@ pub use daemon::{Daemon, RunningDaemon, StartError, start};
 pub fn mint_id() -> String {
     hark_protocol::ids::short_hex_id(uuid::Uuid::new_v4().into_bytes())
 }
+
+/// Locks a std mutex, recovering from poisoning: every critical section here is short and leaves
+/// its data consistent, so a panic elsewhere must not take the daemon down with it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

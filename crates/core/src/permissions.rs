@@ -73,7 +73,7 @@ impl Permissions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Grant>> {
-        self.grants.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.grants)
     }
 
     pub fn has(&self, agent_id: &str, capability: &str) -> bool {

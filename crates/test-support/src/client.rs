@@ -160,18 +160,6 @@ impl Client {
         self.writer.lock().await.send(Message::binary(bytes)).await.map_err(|_| ClientError::Closed)
     }
 
-    /// Sends raw text and waits for the reply with `id` (for hand-written requests).
-    pub async fn raw_call(&self, id: &str, text: &str) -> Result<Value, ClientError> {
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id.to_string(), tx);
-        self.send_text(text).await?;
-        match tokio::time::timeout(DEFAULT_TIMEOUT, rx).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(_)) => Err(ClientError::Closed),
-            Err(_) => Err(ClientError::Timeout),
-        }
-    }
-
     /// Calls `method` and returns its result or its error.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
         self.call_timeout(method, params, DEFAULT_TIMEOUT).await

@@ -118,8 +118,3 @@ impl TestDaemon {
         }
     }
 }
-
-/// The real-weights whisper model for tests of words and timing (`HARK_TEST_MODEL`), if present.
-pub fn test_model() -> Option<PathBuf> {
-    std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists())
-}

@@ -29,7 +29,7 @@ impl Callbacks {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, oneshot::Sender<Reply>>>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.pending)
     }
 
     /// Reserves a callback id; `None` when the connection is closed.

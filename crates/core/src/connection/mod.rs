@@ -91,9 +91,7 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::lock;
 
 impl Connection {
     pub fn new(daemon: &Daemon, transport: Transport) -> Self {

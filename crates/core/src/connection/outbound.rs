@@ -91,7 +91,7 @@ impl Outbound {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.inner)
     }
 
     pub fn push_text(&self, text: String) -> Pushed {

@@ -136,7 +136,7 @@ pub fn init(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError>
     conn.set_client_id(params.client_id);
     let (tools, policies) = (params.tools.len(), params.policies.len());
     {
-        let mut runtime = conn.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        let mut runtime = crate::lock(&conn.runtime);
         if runtime.tools.len() + tools > super::tools::MAX_TOOLS
             || runtime.policies.len() + policies > super::tools::MAX_POLICIES
         {

@@ -75,7 +75,7 @@ pub fn validate_policy(policy: &PolicyDefinition) -> Result<(), RpcError> {
 }
 
 fn runtime(conn: &Connection) -> std::sync::MutexGuard<'_, crate::proposal::SessionRuntime> {
-    conn.runtime.lock().unwrap_or_else(|p| p.into_inner())
+    crate::lock(&conn.runtime)
 }
 
 pub fn register(conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {

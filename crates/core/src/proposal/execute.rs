@@ -11,7 +11,7 @@
 //! The state lock is only ever held between awaits, never across one.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -22,6 +22,8 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::validate::{Plan, Step, StepKind};
+use crate::lock;
+
 use super::{JournalSink, SessionRuntime, ToolCall, ToolError, ToolInvoker, policy, precondition};
 
 /// Keys a session's state map may hold (each value is bounded by the message size).
@@ -340,9 +342,4 @@ fn finish(step: &Step, status: ActionStatus, error: Option<String>, started: Ins
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The runtime lock. A panic elsewhere while holding it leaves plain data behind, still usable.
-fn lock(runtime: &Mutex<SessionRuntime>) -> MutexGuard<'_, SessionRuntime> {
-    runtime.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -36,7 +36,7 @@ impl Engine {
     }
 
     fn cached(&self) -> Option<Arc<dyn Transcriber>> {
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::lock(&self.loaded).clone()
     }
 
     /// `{name, loaded}` for `server.info`.
@@ -75,7 +75,7 @@ impl Engine {
                 tracing::warn!(error = %e, "model failed to load");
                 model_error(e)
             })?;
-        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
+        *crate::lock(&self.loaded) = Some(loaded.clone());
         Ok(loaded)
     }
 }

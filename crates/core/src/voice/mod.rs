@@ -73,7 +73,7 @@ impl std::fmt::Debug for VoiceStreams {
 
 impl VoiceStreams {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.streams)
     }
 
     fn get_owned(&self, conn: &Connection, id: &str) -> Result<Arc<Entry>, RpcError> {
@@ -147,7 +147,7 @@ impl VoiceStreams {
             ));
         };
         let samples = s16le_to_f32(pcm).map_err(|e| RpcError::invalid_params("pcm_b64", e.to_string()))?;
-        let mono16k = converter.lock().unwrap_or_else(|p| p.into_inner()).convert(&samples);
+        let mono16k = crate::lock(converter).convert(&samples);
         entry
             .commands
             .send(Command::Audio(mono16k))
