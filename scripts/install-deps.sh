@@ -5,10 +5,11 @@
 # The desktop app, audio capture and whisper add their packages here as they land
 # (tested recipes: shared/ci/README.md).
 set -euo pipefail
-# whisper-rs builds whisper.cpp with cmake; bindgen wants libclang.
-build=(build-essential pkg-config ca-certificates curl cmake clang libclang-dev)
-# espeak-ng and sox generate multi-sentence speech for the voice tests (scripts/gen-speech.sh).
-test=(python3 python3-venv espeak-ng sox)
+# whisper-rs builds whisper.cpp with cmake; bindgen wants libclang; cpal (audio capture) links ALSA.
+build=(build-essential pkg-config ca-certificates curl cmake clang libclang-dev libasound2-dev)
+# espeak-ng and sox generate multi-sentence speech for the voice tests (scripts/gen-speech.sh);
+# PulseAudio is the virtual microphone of the capture tests (scripts/virtual-mic.sh).
+test=(python3 python3-venv espeak-ng sox pulseaudio pulseaudio-utils)
 want=("${build[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test[@]}")
 missing=()

@@ -8,6 +8,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/hark-target}"
 fixture_model="$(cd .. && pwd)/shared/fixtures/models/ggml-tiny.en.bin"
 if [ -z "${HARK_TEST_MODEL:-}" ] && [ -f "$fixture_model" ]; then export HARK_TEST_MODEL="$fixture_model"; fi
 
+# The capture tests' virtual microphone: a PulseAudio server with a FIFO-fed default source and a
+# null sink, started here when no sound server is running (a desktop's own server is left alone,
+# and the real-capture test then says it is skipped).
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime}"
+if ! pactl info >/dev/null 2>&1; then bash scripts/virtual-mic.sh start; fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

@@ -2,6 +2,7 @@
 //! test-support client. Time limits in the daemon's config are shortened where a test waits on
 //! them (approval timeout, slow-consumer rule, idle timeout).
 
+mod capture;
 mod disconnect;
 mod host;
 mod jsonrpc;

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 
 use crate::LONG;
 
-fn jfk_path() -> PathBuf {
+pub(crate) fn jfk_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/jfk.wav")
 }
 
-fn jfk() -> Vec<f32> {
+pub(crate) fn jfk() -> Vec<f32> {
     hark_audio::wav::read_file_16k_mono(&jfk_path()).unwrap().0
 }
 
@@ -27,7 +27,7 @@ fn s16le(samples: &[f32]) -> Vec<u8> {
     samples.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()).collect()
 }
 
-async fn start(c: &Client, source: Value) -> String {
+pub(crate) async fn start(c: &Client, source: Value) -> String {
     let r = c.call("voice.transcribe_stream.start", json!({ "audio_source": source })).await.unwrap();
     r["session_id"].as_str().unwrap().to_string()
 }
@@ -44,7 +44,7 @@ async fn push_all(c: &Client, id: &str, audio: &[f32], chunk_ms: usize) {
 }
 
 /// Every `voice.event` of `id` until `done`.
-async fn events_until_done(c: &Client, id: &str) -> Vec<Value> {
+pub(crate) async fn events_until_done(c: &Client, id: &str) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
         let m = c.next_method("voice.event", LONG * 6).await.expect("voice events up to done");
@@ -58,13 +58,13 @@ async fn events_until_done(c: &Client, id: &str) -> Vec<Value> {
     }
 }
 
-fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+pub(crate) fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == t).collect()
 }
 
 /// Checks the order: starts and ends alternate; a partial only after speech started and never
 /// about audio a final already covered; finals numbered in order, never overlapping; done last.
-fn check_order(events: &[Value]) {
+pub(crate) fn check_order(events: &[Value]) {
     assert_eq!(events.last().unwrap()["type"], json!("done"));
     let (mut open, mut started, mut seq, mut final_end) = (false, false, 0, 0);
     for e in events {
@@ -225,7 +225,6 @@ async fn only_the_owner_pushes_and_stops_and_bad_input_is_refused() {
             json!({ "session_id": "../x", "audio_source": { "kind": "pcm_push" } }),
             -32602,
         ),
-        ("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "mic" } }), -32602),
         ("transcribe", json!({}), -32602),
         ("transcribe", json!({ "audio_b64": "UklGRg==" }), -32602),
     ];
@@ -235,8 +234,6 @@ async fn only_the_owner_pushes_and_stops_and_bad_input_is_refused() {
     }
     // The stream survived all of it.
     owner.call("voice.transcribe_stream.push", push).await.unwrap();
-    let devices = owner.call("voice.devices.list", json!({})).await.unwrap();
-    assert_eq!(devices, json!({ "inputs": [], "system_capture": false }));
 }
 
 #[tokio::test]
@@ -288,7 +285,7 @@ async fn a_file_source_ends_with_source_ended_and_one_shot_transcribe() {
     assert_eq!(r["segments"][0]["t1_ms"], json!(11_000));
 }
 
-fn real_model() -> Option<PathBuf> {
+pub(crate) fn real_model() -> Option<PathBuf> {
     let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
     if m.is_none() {
         eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
@@ -296,7 +293,7 @@ fn real_model() -> Option<PathBuf> {
     m
 }
 
-fn whisper(path: PathBuf) -> TranscriberChoice {
+pub(crate) fn whisper(path: PathBuf) -> TranscriberChoice {
     TranscriberChoice::Model {
         path,
         loader: Arc::new(|p: &Path| {
@@ -306,7 +303,7 @@ fn whisper(path: PathBuf) -> TranscriberChoice {
     }
 }
 
-const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+pub(crate) const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 #[tokio::test]
 async fn real_model_streams_jfk_word_for_word() {

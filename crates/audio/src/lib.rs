@@ -1,10 +1,14 @@
 //! Hark's audio toolkit, GUI-free and transport-free: everything becomes 16 kHz mono `f32` in
 //! [-1, 1] (`pcm`, `resample`, `wav`), levels for meters (`level`), and where speech is
-//! (`vad`). Capture sources (microphone, system audio, files, pushed PCM) build on these.
+//! (`vad`), and where audio comes from (`source`: files, pushed PCM, a fake device; `capture`:
+//! the microphone and system audio through cpal, feature `cpal`).
 
+#[cfg(feature = "cpal")]
+pub mod capture;
 pub mod level;
 pub mod pcm;
 pub mod resample;
+pub mod source;
 pub mod vad;
 pub mod wav;
 

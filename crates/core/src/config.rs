@@ -141,6 +141,8 @@ pub struct DaemonConfig {
     pub admission_wait: Duration,
     pub limits: TransportLimits,
     pub transcriber: TranscriberChoice,
+    /// Opens microphones and system audio (cpal; tests put a fake device here).
+    pub capture: std::sync::Arc<dyn crate::voice::capture::CaptureBackend>,
 }
 
 impl DaemonConfig {
@@ -161,6 +163,7 @@ impl DaemonConfig {
             admission_wait: Duration::from_secs(30),
             limits: TransportLimits::default(),
             transcriber: TranscriberChoice::Fake,
+            capture: crate::voice::capture::default_backend(),
         }
     }
 }

@@ -51,7 +51,7 @@ pub async fn dispatch(
         "voice.transcribe_stream.push" => voice::push(daemon, conn, params).await,
         "voice.transcribe_stream.stop" => voice::stop(daemon, conn, params).await,
         "voice.sessions.list" => voice::sessions(daemon, conn),
-        "voice.devices.list" => voice::devices(),
+        "voice.devices.list" => voice::devices(daemon).await,
         "transcribe" => voice::transcribe(daemon, params).await,
 
         other => Err(RpcError::method_not_found(other)),

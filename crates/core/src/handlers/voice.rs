@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+use hark_audio::source::{AudioSource, FileSource, SourceError};
 use hark_protocol::RpcError;
 use hark_protocol::voice::{AudioSourceSpec, PushParams, SessionParams, StartParams, TranscribeParams};
 use hark_transcribe::Options;
@@ -70,6 +71,9 @@ pub async fn start(
     }
     let options = options(params.options.language, params.options.prompt)?;
     let transcriber = daemon.engine.get(&daemon.admission).await?;
+    // Opened last, once everything else is known to work: a device is not opened for a stream
+    // that would fail anyway.
+    let reader = open_source(daemon, &params.audio_source).await?;
     let stream = Stream {
         id: id.clone(),
         owner: conn.clone(),
@@ -77,8 +81,29 @@ pub async fn start(
         options,
         partials: params.options.partials.unwrap_or(true),
     };
-    daemon.voice.start(conn, id.clone(), params.audio_source, stream)?;
+    daemon.voice.start(conn, id.clone(), params.audio_source, reader, stream)?;
     reply(&json!({ "session_id": id }))
+}
+
+/// Opens a source the daemon reads itself (on a blocking thread: devices and files may block).
+async fn open_source(
+    daemon: &Daemon,
+    spec: &AudioSourceSpec,
+) -> Result<Option<Box<dyn AudioSource>>, RpcError> {
+    let backend = daemon.config.capture.clone();
+    let open: Box<dyn FnOnce() -> Result<Box<dyn AudioSource>, SourceError> + Send> = match spec.clone() {
+        AudioSourceSpec::PcmPush { .. } => return Ok(None),
+        AudioSourceSpec::File { path, realtime, .. } => Box::new(move || {
+            Ok(Box::new(FileSource::open(std::path::Path::new(&path), realtime)?) as Box<dyn AudioSource>)
+        }),
+        AudioSourceSpec::Mic { device, .. } => Box::new(move || backend.open_mic(device)),
+        AudioSourceSpec::System { .. } => Box::new(move || backend.open_system()),
+    };
+    let opened = tokio::task::spawn_blocking(open).await.map_err(|_| RpcError::internal())?;
+    opened.map(Some).map_err(|e| {
+        tracing::info!(source = spec.kind(), error = %e, "an audio source did not open");
+        crate::voice::capture::open_error(e)
+    })
 }
 
 pub async fn push(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
@@ -100,9 +125,23 @@ pub fn sessions(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
     reply(&daemon.voice.list(conn))
 }
 
-/// No capture backend is built in yet: no inputs, no system capture.
-pub fn devices() -> Result<Reply, RpcError> {
-    reply(&json!({ "inputs": [], "system_capture": false }))
+/// The capture backend's input devices (monitors left out: `system` covers them) and whether
+/// system audio can be captured now. No sound system is an empty list, not an error.
+pub async fn devices(daemon: &Daemon) -> Result<Reply, RpcError> {
+    let backend = daemon.config.capture.clone();
+    let (inputs, system_capture) =
+        tokio::task::spawn_blocking(move || (backend.inputs(), backend.system_capture()))
+            .await
+            .map_err(|_| RpcError::internal())?;
+    let inputs = inputs.unwrap_or_else(|e| {
+        tracing::info!(error = %e, "no audio inputs");
+        Vec::new()
+    });
+    let inputs: Vec<Value> = inputs
+        .into_iter()
+        .map(|d| json!({ "id": d.id, "name": d.name, "default": d.default, "sample_rates": d.sample_rates }))
+        .collect();
+    reply(&json!({ "inputs": inputs, "system_capture": system_capture }))
 }
 
 /// One-shot transcription of a WAV (bytes or a path), behind an admission permit.

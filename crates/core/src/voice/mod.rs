@@ -1,22 +1,22 @@
-//! Live voice (PROTOCOL §6): the registry of voice streams, their sources (pushed PCM, WAV
-//! files), and the one-shot `transcribe`. Each stream is one task (`session.rs`) fed through a
-//! channel; the registry only routes commands to it and enforces ownership.
-//!
-//! Capture from the microphone and system audio (cpal, PulseAudio/PipeWire monitors) is not in
-//! this build: those sources pass the permission gate and are then refused with a clear error.
+//! Live voice (PROTOCOL §6): the registry of voice streams and their sources. Each stream is one
+//! task (`session.rs`) fed through a channel; the registry only routes commands to it and
+//! enforces ownership. Pushed PCM comes in through `push`; sources the daemon reads itself
+//! (microphone, system audio, WAV files) are moved in by a pump thread (`capture.rs`).
 
+pub mod capture;
 pub mod engine;
 pub mod session;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use hark_audio::pcm::{Downmixer, s16le_to_f32};
-use hark_audio::resample::To16k;
+use hark_audio::source::{AudioSource, PushConverter};
 use hark_protocol::RpcError;
 use hark_protocol::voice::{AudioSourceSpec, DoneReason};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::Connection;
 use session::Command;
@@ -26,38 +26,17 @@ pub const MAX_STREAMS_PER_CONNECTION: usize = 8;
 /// Commands queued for a stream before pushes wait (about 10 s of 20 ms chunks).
 const COMMAND_QUEUE: usize = 512;
 
-/// Turns a stream's input format into 16 kHz mono.
-struct Converter {
-    down: Downmixer,
-    resample: To16k,
-}
-
-impl Converter {
-    fn new(rate: u32, channels: u16) -> Result<Self, RpcError> {
-        hark_audio::check_format(rate, channels as usize)
-            .map_err(|e| RpcError::invalid_params("audio_source", e.to_string()))?;
-        let resample = To16k::new(rate)
-            .map_err(|e| RpcError::invalid_params("audio_source.sample_rate", e.to_string()))?;
-        Ok(Converter { down: Downmixer::new(channels as usize), resample })
-    }
-
-    fn convert(&mut self, interleaved: &[f32]) -> Vec<f32> {
-        let mono = self.down.push(interleaved);
-        let mut out = Vec::with_capacity(mono.len());
-        if let Err(e) = self.resample.push(&mono, &mut out) {
-            tracing::warn!(error = %e, "resampling failed");
-        }
-        out
-    }
-}
-
 struct Entry {
     owner: String,
     source: AudioSourceSpec,
     started_at: String,
     commands: mpsc::Sender<Command>,
-    /// `None` for sources the daemon reads itself (files).
-    converter: Option<Mutex<Converter>>,
+    /// `None` for sources the daemon reads itself (devices, files).
+    converter: Option<Mutex<PushConverter>>,
+    /// Audio the capture device had to drop because the stream fell behind (ms).
+    dropped_ms: Arc<AtomicU64>,
+    /// Ends the stream when its owner is gone (a source's pump still holds a command sender).
+    owner_gone: CancellationToken,
 }
 
 #[derive(Default)]
@@ -84,26 +63,28 @@ impl VoiceStreams {
         Ok(entry)
     }
 
-    /// Registers and starts a stream (its id already checked and unused).
+    /// Registers and starts a stream (its id already checked and unused). `reader` is the opened
+    /// source for kinds the daemon reads itself; `pcm_push` has none.
     pub fn start(
         self: &Arc<Self>,
         conn: &Arc<Connection>,
         id: String,
         source: AudioSourceSpec,
+        reader: Option<Box<dyn AudioSource>>,
         stream: session::Stream,
     ) -> Result<(), RpcError> {
-        let converter = match &source {
-            AudioSourceSpec::PcmPush { sample_rate, channels, .. } => {
-                Some(Mutex::new(Converter::new(*sample_rate, *channels)?))
+        let converter = match (&source, &reader) {
+            (AudioSourceSpec::PcmPush { sample_rate, channels, .. }, None) => Some(Mutex::new(
+                PushConverter::new(*sample_rate, *channels as usize)
+                    .map_err(|e| RpcError::invalid_params("audio_source", e.to_string()))?,
+            )),
+            (AudioSourceSpec::PcmPush { .. }, Some(_)) | (_, None) => {
+                return Err(RpcError::invalid_params("audio_source", "this source cannot be opened"));
             }
-            AudioSourceSpec::File { .. } => None,
-            AudioSourceSpec::Mic { .. } | AudioSourceSpec::System { .. } => {
-                return Err(RpcError::invalid_params(
-                    "audio_source.kind",
-                    "microphone and system-audio capture are not available in this build of the daemon yet",
-                ));
-            }
+            (_, Some(_)) => None,
         };
+        let dropped_ms = Arc::new(AtomicU64::new(0));
+        let owner_gone = CancellationToken::new();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         {
             let mut streams = self.lock();
@@ -121,17 +102,23 @@ impl VoiceStreams {
                 started_at: hark_protocol::time::now_rfc3339(),
                 commands: tx.clone(),
                 converter,
+                dropped_ms: dropped_ms.clone(),
+                owner_gone: owner_gone.clone(),
             };
             streams.insert(id.clone(), Arc::new(entry));
         }
         let registry = self.clone();
         let task_id = id.clone();
         tokio::spawn(async move {
-            session::run(stream, rx).await;
+            session::run(stream, rx, owner_gone).await;
             registry.lock().remove(&task_id);
         });
-        if let AudioSourceSpec::File { path, realtime, .. } = source {
-            tokio::spawn(feed_file(path, realtime, tx, conn.clone(), id));
+        if let Some(reader) = reader
+            && let Err(e) = capture::spawn_pump(reader, tx, dropped_ms)
+        {
+            tracing::error!(error = %e, "cannot start an audio source thread");
+            self.lock().remove(&id); // its commands close: the stream task ends
+            return Err(RpcError::internal());
         }
         Ok(())
     }
@@ -146,14 +133,15 @@ impl VoiceStreams {
                 "this session reads its own audio (not a pcm_push source)",
             ));
         };
-        let samples = s16le_to_f32(pcm).map_err(|e| RpcError::invalid_params("pcm_b64", e.to_string()))?;
-        let mono16k = crate::lock(converter).convert(&samples);
+        let (mono16k, samples) = crate::lock(converter)
+            .push(pcm)
+            .map_err(|e| RpcError::invalid_params("pcm_b64", e.to_string()))?;
         entry
             .commands
             .send(Command::Audio(mono16k))
             .await
             .map_err(|_| RpcError::conflict(format!("voice session {id} has ended")))?;
-        Ok(samples.len())
+        Ok(samples)
     }
 
     /// `voice.transcribe_stream.stop`: answers after the final transcript and `done`.
@@ -174,7 +162,13 @@ impl VoiceStreams {
             .lock()
             .iter()
             .filter(|(_, e)| conn.is_host() || e.owner == conn.session_id)
-            .map(|(id, e)| json!({ "session_id": id, "source": e.source, "started_at": e.started_at, "owner": e.owner }))
+            .map(|(id, e)| {
+                json!({
+                    "session_id": id, "source": e.source, "started_at": e.started_at, "owner": e.owner,
+                    // Hark's addition: audio a capture device dropped because the stream fell behind.
+                    "dropped_ms": e.dropped_ms.load(Ordering::Relaxed),
+                })
+            })
             .collect();
         json!({ "sessions": sessions })
     }
@@ -185,45 +179,12 @@ impl VoiceStreams {
 
     /// Part of the connection cleanup path: its streams end (their commands close).
     pub fn release_owner(&self, session_id: &str) {
-        self.lock().retain(|_, e| e.owner != session_id);
+        self.lock().retain(|_, e| {
+            let keep = e.owner != session_id;
+            if !keep {
+                e.owner_gone.cancel();
+            }
+            keep
+        });
     }
-}
-
-/// Reads a WAV file and feeds it to its stream: at real-time pace in 20 ms chunks, or as fast
-/// as the stream takes it. Ends the stream with `source_ended`.
-async fn feed_file(
-    path: String,
-    realtime: bool,
-    tx: mpsc::Sender<Command>,
-    conn: Arc<Connection>,
-    id: String,
-) {
-    let read =
-        tokio::task::spawn_blocking(move || hark_audio::wav::read_file_16k_mono(std::path::Path::new(&path)))
-            .await;
-    let audio = match read {
-        Ok(Ok((audio, _))) => audio,
-        Ok(Err(e)) => {
-            let event = json!({ "type": "error", "code": "source_failed", "message": e.to_string() });
-            conn.send(&hark_protocol::jsonrpc::notification(
-                "voice.event",
-                json!({ "session_id": id, "event": event }),
-            ));
-            let _ = tx.send(Command::Stop(DoneReason::Error, None)).await;
-            return;
-        }
-        Err(_) => return,
-    };
-    let chunk = if realtime { 320 } else { 16_000 };
-    let mut next = tokio::time::Instant::now();
-    for piece in audio.chunks(chunk) {
-        if tx.send(Command::Audio(piece.to_vec())).await.is_err() {
-            return;
-        }
-        if realtime {
-            next += std::time::Duration::from_millis(20);
-            tokio::time::sleep_until(next).await;
-        }
-    }
-    let _ = tx.send(Command::Stop(DoneReason::SourceEnded, None)).await;
 }

@@ -18,6 +18,7 @@ use hark_protocol::voice::{DoneReason, VoiceEvent};
 use hark_transcribe::{Options, Transcriber};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::Connection;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Audio(Vec<f32>),
     /// Flush the open segment, send `done`, then answer.
     Stop(DoneReason, Option<oneshot::Sender<()>>),
+    /// The source failed: flush the open segment, send `error`, then `done` (reason `error`).
+    Fail { code: String, message: String },
 }
 
 pub struct Stream {
@@ -77,7 +80,7 @@ struct State {
 }
 
 /// Runs the stream until it is stopped or its commands end (owner gone).
-pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
+pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_gone: CancellationToken) {
     let (partial_tx, mut partial_rx) = mpsc::unbounded_channel();
     let mut s = State {
         stream,
@@ -105,8 +108,13 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
                     }
                     return;
                 }
+                Some(Command::Fail { code, message }) => {
+                    s.finish_with_error(code, message).await;
+                    return;
+                }
                 None => return, // the owner is gone: nobody to tell
             },
+            () = owner_gone.cancelled() => return,
             Some((start, end, text)) = partial_rx.recv() => {
                 if s.partial == Some((start, end)) {
                     s.partial = None;
@@ -288,7 +296,20 @@ impl State {
         }
     }
 
+    /// Everything heard before the failure is still transcribed, then the error, then `done`.
+    async fn finish_with_error(&mut self, code: String, message: String) {
+        self.flush().await;
+        self.send(VoiceEvent::Error { code, message });
+        self.send(VoiceEvent::Done { reason: DoneReason::Error });
+    }
+
     async fn finish(&mut self, reason: DoneReason) {
+        self.flush().await;
+        self.send(VoiceEvent::Done { reason });
+    }
+
+    /// Ends the open segment: its final, if it has speech.
+    async fn flush(&mut self) {
         if let Some(VadEvent::End { sample }) = self.segmenter.finish() {
             self.send(VoiceEvent::SpeechEnd { t_ms: samples_to_ms(sample) });
             self.pending_end = Some(sample);
@@ -297,6 +318,5 @@ impl State {
             self.final_for(start, end).await;
         }
         self.partial = None;
-        self.send(VoiceEvent::Done { reason });
     }
 }
