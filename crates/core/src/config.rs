@@ -141,6 +141,10 @@ pub struct DaemonConfig {
     pub admission_wait: Duration,
     pub limits: TransportLimits,
     pub transcriber: TranscriberChoice,
+    /// Where `models.pull` downloads `ggml-<name>.bin` from (`HARK_MODEL_BASE_URL`).
+    pub model_base_url: String,
+    /// The models `models.pull` may fetch, with their sizes and SHA-256s (tests use their own).
+    pub model_catalog: Vec<crate::models::CatalogEntry>,
 }
 
 impl DaemonConfig {
@@ -161,6 +165,8 @@ impl DaemonConfig {
             admission_wait: Duration::from_secs(30),
             limits: TransportLimits::default(),
             transcriber: TranscriberChoice::Fake,
+            model_base_url: crate::models::DEFAULT_BASE_URL.to_string(),
+            model_catalog: crate::models::catalog::builtin(),
         }
     }
 }

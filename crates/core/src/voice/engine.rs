@@ -39,6 +39,14 @@ impl Engine {
         crate::lock(&self.loaded).clone()
     }
 
+    /// The model file this daemon transcribes with (none for the fake): `models.remove` refuses it.
+    pub fn model_path(&self) -> Option<&std::path::Path> {
+        match &self.choice {
+            TranscriberChoice::Fake => None,
+            TranscriberChoice::Model { path, .. } => Some(path),
+        }
+    }
+
     /// `{name, loaded}` for `server.info`.
     pub fn model_info(&self) -> (Option<String>, bool) {
         match &self.choice {
