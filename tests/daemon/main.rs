@@ -5,6 +5,7 @@
 mod disconnect;
 mod host;
 mod jsonrpc;
+mod models;
 mod permissions;
 mod proposals;
 mod transport;

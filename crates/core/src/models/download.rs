@@ -92,44 +92,12 @@ pub(super) fn pull(
             return Err(io(format!("cannot lock {}", part_path.display()))(e));
         }
     }
-    // Bytes a previous pull left: hash them first, so the digest covers the whole file.
-    let mut hasher = Sha256::new();
-    let mut have =
-        hash_existing(&mut part, &mut hasher).map_err(io(format!("cannot read {}", part_path.display())))?;
-    if have > entry.size_bytes {
-        have = restart(&mut part, &mut hasher).map_err(io("cannot truncate the partial download"))?;
+    let result = fill(store, name, &entry, &mut part, &mut progress, cancelled);
+    if result.is_err() && part.metadata().is_ok_and(|m| m.len() == 0) {
+        // Nothing fetched (a 404, a refused connection): no empty part is left behind.
+        let _ = std::fs::remove_file(&part_path);
     }
-    let url = store.url_of(name);
-    let agent = ureq::AgentBuilder::new().timeout_connect(CONNECT_TIMEOUT).timeout_read(READ_TIMEOUT).build();
-    // Two exchanges at most: a resume the server refuses, then one from scratch.
-    let mut restarted = false;
-    while have < entry.size_bytes {
-        match fetch(
-            &agent,
-            &url,
-            name,
-            &mut part,
-            &mut hasher,
-            &mut have,
-            entry.size_bytes,
-            &mut progress,
-            cancelled,
-        )? {
-            Attempt::Complete => break,
-            Attempt::Restart if !restarted => {
-                restarted = true;
-                have = restart(&mut part, &mut hasher).map_err(io("cannot truncate the partial download"))?;
-            }
-            Attempt::Restart => {
-                return Err(ModelsError::Download {
-                    name: name.into(),
-                    reason: "the server does not serve the file from the start either".into(),
-                    bytes: have,
-                    total: entry.size_bytes,
-                });
-            }
-        }
-    }
+    let hasher = result?;
     part.sync_all().map_err(io(format!("cannot write {}", part_path.display())))?;
     let actual = hex(&hasher.finalize());
     if actual != entry.sha256 {
@@ -141,6 +109,49 @@ pub(super) fn pull(
     let _ = std::fs::remove_file(&part_path);
     progress.last(entry.size_bytes);
     installed
+}
+
+/// Brings the part to the catalog's size, resuming from what it holds; returns the hasher that
+/// has seen every byte of it.
+fn fill(
+    store: &ModelStore,
+    name: &str,
+    entry: &super::CatalogEntry,
+    part: &mut File,
+    progress: &mut Throttle<'_>,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Sha256, ModelsError> {
+    let part_path = store.part_path(name);
+    // Bytes a previous pull left: hash them first, so the digest covers the whole file.
+    let mut hasher = Sha256::new();
+    let mut have =
+        hash_existing(part, &mut hasher).map_err(io(format!("cannot read {}", part_path.display())))?;
+    if have > entry.size_bytes {
+        have = restart(part, &mut hasher).map_err(io("cannot truncate the partial download"))?;
+    }
+    let url = store.url_of(name);
+    let agent = ureq::AgentBuilder::new().timeout_connect(CONNECT_TIMEOUT).timeout_read(READ_TIMEOUT).build();
+    // Two exchanges at most: a resume the server refuses, then one from scratch.
+    let mut restarted = false;
+    while have < entry.size_bytes {
+        match fetch(&agent, &url, name, part, &mut hasher, &mut have, entry.size_bytes, progress, cancelled)?
+        {
+            Attempt::Complete => break,
+            Attempt::Restart if !restarted => {
+                restarted = true;
+                have = restart(part, &mut hasher).map_err(io("cannot truncate the partial download"))?;
+            }
+            Attempt::Restart => {
+                return Err(ModelsError::Download {
+                    name: name.into(),
+                    reason: "the server does not serve the file from the start either".into(),
+                    bytes: have,
+                    total: entry.size_bytes,
+                });
+            }
+        }
+    }
+    Ok(hasher)
 }
 
 fn hash_existing(part: &mut File, hasher: &mut Sha256) -> std::io::Result<u64> {
