@@ -224,6 +224,11 @@ impl ModelStore {
         check_name(name).ok().map(|()| name.to_string())
     }
 
+    /// The model to use when none is named: the persisted default, else [`FALLBACK_MODEL`].
+    pub fn default_or_fallback(&self) -> String {
+        self.default_model().unwrap_or_else(|| FALLBACK_MODEL.to_string())
+    }
+
     /// Names of the installed models, sorted.
     pub fn installed(&self) -> Result<Vec<String>, ModelsError> {
         let entries = match std::fs::read_dir(&self.dir) {
