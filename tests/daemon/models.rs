@@ -480,3 +480,68 @@ async fn the_daemons_own_model_cannot_be_removed() {
     assert!(e.to_string().contains("this daemon transcribes with"), "{e}");
     assert!(own.exists());
 }
+
+#[tokio::test]
+async fn a_stream_or_a_call_may_name_an_installed_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("data/models");
+    std::fs::create_dir_all(&models).unwrap();
+    for name in ["own", "a", "b"] {
+        std::fs::write(models.join(format!("ggml-{name}.bin")), name).unwrap();
+    }
+    // The loader records what it loads and hands back the fake: this is about which file is used.
+    let loads = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = loads.clone();
+    let loader: hark_core::config::ModelLoader = Arc::new(move |path: &Path| {
+        seen.lock().unwrap().push(path.file_name().unwrap().to_string_lossy().to_string());
+        Ok(Arc::new(hark_transcribe::fake::FakeTranscriber::new()) as Arc<dyn hark_transcribe::Transcriber>)
+    });
+    let d = TestDaemon::start_with(|c| {
+        c.data_dir = tmp.path().join("data");
+        c.transcriber = TranscriberChoice::Model { path: models.join("ggml-own.bin"), loader };
+    })
+    .await;
+    let c = d.client().await;
+    let start = |model: &str| {
+        let params = json!({ "audio_source": { "kind": "pcm_push" }, "options": { "model": model } });
+        c.call("voice.transcribe_stream.start", params)
+    };
+    let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/jfk.wav");
+    let transcribe = |model: Option<&str>| {
+        let mut params = json!({ "path": jfk });
+        if let Some(m) = model {
+            params["model"] = json!(m);
+        }
+        c.call("transcribe", params)
+    };
+    start("a").await.unwrap();
+    start("a").await.unwrap();
+    assert!(transcribe(Some("b")).await.unwrap()["text"].as_str().unwrap().starts_with("speech 1"));
+    start("a").await.unwrap(); // a is now the most recently used
+    transcribe(None).await.unwrap(); // the daemon's own: b, least recently used, is dropped
+    transcribe(Some("b")).await.unwrap(); // so b loads again
+    assert_eq!(*loads.lock().unwrap(), ["ggml-a.bin", "ggml-b.bin", "ggml-own.bin", "ggml-b.bin"]);
+
+    let e = start("nope").await.unwrap_err();
+    assert_eq!(e.code(), -32010);
+    assert!(e.to_string().contains("not installed"), "{e}");
+    let e = start("../own").await.unwrap_err();
+    assert_eq!(e.code(), -32602);
+    assert!(e.to_string().contains("options.model"), "{e}");
+    assert_eq!(transcribe(Some("nope")).await.unwrap_err().code(), -32010);
+    assert_eq!(loads.lock().unwrap().len(), 4, "nothing else was loaded");
+
+    // With the fake transcriber there is nothing to choose.
+    let fake = TestDaemon::start().await;
+    let e = fake
+        .client()
+        .await
+        .call(
+            "voice.transcribe_stream.start",
+            json!({ "audio_source": { "kind": "pcm_push" }, "options": { "model": "a" } }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), -32602);
+    assert!(e.to_string().contains("fake transcriber"), "{e}");
+}
