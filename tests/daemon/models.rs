@@ -531,6 +531,15 @@ async fn a_stream_or_a_call_may_name_an_installed_model() {
     assert_eq!(transcribe(Some("nope")).await.unwrap_err().code(), -32010);
     assert_eq!(loads.lock().unwrap().len(), 4, "nothing else was loaded");
 
+    // Removing a model a stream loaded unloads it; it cannot be chosen any more.
+    let a = models.join("ggml-a.bin");
+    assert!(!d.daemon.engine.is_loaded(&a), "dropped when own and b were loaded after it");
+    start("a").await.unwrap();
+    assert!(d.daemon.engine.is_loaded(&a));
+    d.host().await.call("models.remove", json!({ "name": "a" })).await.unwrap();
+    assert!(!d.daemon.engine.is_loaded(&a) && !a.exists());
+    assert_eq!(start("a").await.unwrap_err().code(), -32010);
+
     // With the fake transcriber there is nothing to choose.
     let fake = TestDaemon::start().await;
     let e = fake

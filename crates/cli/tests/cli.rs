@@ -19,7 +19,11 @@ struct Served {
 
 fn hark(root: &Path) -> Command {
     let mut cmd = Command::new(HARK);
-    cmd.env("HARK_RUNTIME_DIR", root.join("run")).env_remove("HARK_PORT").env_remove("HARK_DATA_DIR");
+    cmd.env("HARK_RUNTIME_DIR", root.join("run"))
+        .env_remove("HARK_PORT")
+        .env_remove("HARK_DATA_DIR")
+        .env_remove("HARK_MODEL")
+        .env_remove("HARK_MODEL_BASE_URL");
     cmd
 }
 
@@ -288,15 +292,17 @@ fn models_import_default_remove_with_the_real_model() {
     let line = list.lines().find(|l| l.starts_with("mine ")).unwrap_or_else(|| panic!("{list}"));
     assert!(line.contains("installed, default, imported"), "{line}");
     // `hark transcribe` with no --model uses the default: a word-for-word transcript shows it did.
-    let out = hark(root.path())
-        .env_remove("HARK_MODEL")
-        .args(["transcribe", "--data-dir"])
-        .arg(&data)
-        .arg(jfk())
-        .output()
-        .unwrap();
+    let out = hark(root.path()).args(["transcribe", "--data-dir"]).arg(&data).arg(jfk()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ask not what your country"));
+    // So does `hark serve` (its model loads on first use; server.info names the file until then).
+    let mut s = serve(root.path(), &[], &[]);
+    let out = hark(root.path()).args(["status", "--json", "--data-dir"]).arg(&data).output().unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = status["server_info"]["model"]["name"].as_str().unwrap_or_default().to_string();
+    assert!(name.ends_with("ggml-mine.bin"), "{status}");
+    // The daemon's own model cannot be removed through it; the CLI works on the files and may.
+    assert!(sigterm(&mut s.child).success());
     assert!(models(&[&os("remove"), &os("mine")]).status.success());
     assert!(!data.join("models/ggml-mine.bin").exists() && !data.join("models/default").exists());
 }

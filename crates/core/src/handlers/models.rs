@@ -73,7 +73,8 @@ pub async fn import(daemon: &Daemon, conn: &Connection, params: Option<Value>) -
 }
 
 /// Removing the model this daemon was started with is refused (-32012): it may be loaded, and
-/// the next stream would fail to load it. Removing the default clears the default.
+/// the next stream would fail to load it. A model loaded for a stream's `options.model` is
+/// unloaded (running streams keep it until they end). Removing the default clears the default.
 pub async fn remove(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let NameParams { name } = parse(params)?;
@@ -89,6 +90,8 @@ pub async fn remove(daemon: &Daemon, conn: &Connection, params: Option<Value>) -
         )));
     }
     blocking(daemon, move |store| store.remove(&name)).await?;
+    // A stream's own model (options.model) may be loaded: free it once its streams end.
+    daemon.engine.unload(&target);
     reply(&json!({ "removed": true }))
 }
 

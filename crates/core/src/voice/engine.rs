@@ -55,6 +55,11 @@ impl Engine {
         Some(t)
     }
 
+    /// Drops the loaded model at `path` (it was removed); streams using it keep it until they end.
+    pub fn unload(&self, path: &Path) {
+        crate::lock(&self.loaded).retain(|(p, _)| p != path);
+    }
+
     /// Whether the model at `path` is loaded now (tests and `server.info`).
     pub fn is_loaded(&self, path: &Path) -> bool {
         crate::lock(&self.loaded).iter().any(|(p, _)| p == path)
