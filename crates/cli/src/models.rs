@@ -80,14 +80,15 @@ fn mib(bytes: u64) -> String {
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ModelsCommand::List { location, json } => {
-            let models = store(&location.data_dir()).list()?;
+            let store = store(&location.data_dir());
+            let models = store.list()?;
             let mut out = std::io::stdout().lock();
             if json {
                 let result = hark_protocol::models::ListResult { models };
                 writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            writeln!(out, "{:<16} {:>11}  {:<20} PATH", "NAME", "SIZE", "STATUS")?;
+            writeln!(out, "{:<16} {:>11}  {:<26} PATH", "NAME", "SIZE", "STATUS")?;
             for m in models {
                 let mut status = vec![if m.installed { "installed" } else { "-" }];
                 if m.default {
@@ -95,9 +96,13 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 }
                 if !m.catalog {
                     status.push("imported");
+                } else if m.installed && store.catalog_entry(&m.name).is_some_and(|c| c.sha256 != m.sha256) {
+                    // Imported under a catalog name (a conversion of your own, say): not the
+                    // catalog's file, so `pull` will not replace it.
+                    status.push("own file");
                 }
                 let path = m.path.unwrap_or_default();
-                writeln!(out, "{:<16} {:>11}  {:<20} {path}", m.name, mib(m.size_bytes), status.join(", "))?;
+                writeln!(out, "{:<16} {:>11}  {:<26} {path}", m.name, mib(m.size_bytes), status.join(", "))?;
             }
         }
         ModelsCommand::Pull { name, location } => {

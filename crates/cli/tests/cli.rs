@@ -305,4 +305,14 @@ fn models_import_default_remove_with_the_real_model() {
     assert!(sigterm(&mut s.child).success());
     assert!(models(&[&os("remove"), &os("mine")]).status.success());
     assert!(!data.join("models/ggml-mine.bin").exists() && !data.join("models/default").exists());
+
+    // Under a catalog name, a file that is not the catalog's is marked (and `pull` keeps it).
+    assert!(models(&[&os("import"), &model, &os("--name"), &os("tiny.en")]).status.success());
+    let list = String::from_utf8(models(&[&os("list")]).stdout).unwrap();
+    let line = list.lines().find(|l| l.starts_with("tiny.en ")).unwrap();
+    let catalog_sha = "921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f";
+    let is_catalogs = std::fs::read_to_string(data.join("models/ggml-tiny.en.bin.sha256"))
+        .unwrap()
+        .starts_with(catalog_sha);
+    assert_eq!(line.contains("own file"), !is_catalogs, "{line}");
 }

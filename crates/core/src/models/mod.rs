@@ -47,9 +47,7 @@ pub enum ModelsError {
     BadFile { path: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Remote { url: String, status: u16 },
-    #[error(
-        "downloading {name:?} failed at {bytes} of {total} bytes: {reason} (what was fetched is kept: pull again to resume)"
-    )]
+    #[error("downloading {name:?} failed at {bytes} of {total} bytes: {reason}{}", resume_hint(*.bytes))]
     Download { name: String, reason: String, bytes: u64, total: u64 },
     #[error(
         "the download of {name:?} does not match the catalog (sha256 {actual}, expected {expected}); it was deleted"
@@ -63,6 +61,10 @@ pub enum ModelsError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn resume_hint(bytes: u64) -> &'static str {
+    if bytes > 0 { " (what was fetched is kept: pull again to resume)" } else { "" }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ModelsError {
