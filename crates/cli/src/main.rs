@@ -1,7 +1,9 @@
 //! The `hark` binary: `serve` (the headless daemon), `token` (what an agent needs to connect),
-//! `status` (the running daemon's `server.info`, read with the host token).
+//! `status` (the running daemon's `server.info`, read with the host token), `transcribe` (a WAV
+//! file to text), `models` (list, pull, import, remove, default: works on the data dir directly).
 
 mod client;
+mod models;
 mod serve;
 mod status;
 mod transcribe;
@@ -41,6 +43,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Transcribe a WAV file (text, SRT, WebVTT or JSON on stdout; progress on stderr).
     Transcribe(transcribe::TranscribeArgs),
+    /// Whisper models: list, pull (download), import, remove, default.
+    Models(models::ModelsArgs),
     /// Print what an agent needs to connect (shell-evaluable: `eval "$(hark token)"`).
     Token {
         #[command(flatten)]
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Token { location } => status::token(&location),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Models(args) => models::run(args),
         Command::Status { location, json } => status::status(&location, json),
     };
     match result {

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value = "whisper")]
     transcriber: TranscriberKind,
     /// The whisper model: a file, or a name whose file is `<data dir>/models/ggml-<name>.bin`
-    /// [default: $HARK_MODEL, else tiny.en]. Loaded on first use.
+    /// [default: $HARK_MODEL, else the default set with `hark models default`, else tiny.en].
+    /// Loaded on first use.
     #[arg(long)]
     model: Option<String>,
 }
@@ -65,11 +66,7 @@ fn transcriber(
         TranscriberKind::Whisper => {
             // A missing model is not fatal at start (it loads lazily): its first use says what is wrong.
             let path = crate::transcribe::resolve_model(model, data_dir).unwrap_or_else(|_| {
-                let name = model
-                    .map(str::to_string)
-                    .or_else(|| std::env::var("HARK_MODEL").ok())
-                    .unwrap_or_else(|| "tiny.en".into());
-                data_dir.join("models").join(format!("ggml-{name}.bin"))
+                crate::models::store(data_dir).path_of(&crate::transcribe::wanted_model(model, data_dir))
             });
             Ok(TranscriberChoice::Model { path, loader: whisper_loader()? })
         }
@@ -118,6 +115,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
     config.auth = !args.no_auth;
     config.transcriber = transcriber(args.transcriber, args.model.as_deref(), &data_dir)?;
     config.approvals = args.approvals;
+    config.model_base_url = crate::models::base_url();
     if let Some(secs) = env_parse::<f64>("HARK_TOOL_TIMEOUT")? {
         config.tool_timeout = Duration::try_from_secs_f64(secs)
             .ok()

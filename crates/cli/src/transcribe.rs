@@ -24,7 +24,8 @@ pub enum Format {
 pub struct TranscribeArgs {
     /// The WAV file to transcribe.
     file: PathBuf,
-    /// A model file, or a name whose file is `<data dir>/models/ggml-<name>.bin` [default: $HARK_MODEL, else tiny.en].
+    /// A model file, or a name whose file is `<data dir>/models/ggml-<name>.bin` [default: $HARK_MODEL,
+    /// else the default set with `hark models default`, else tiny.en].
     #[arg(long)]
     model: Option<String>,
     /// Spoken language (ISO 639-1), or `auto` to detect it. Never translated.
@@ -39,21 +40,33 @@ pub struct TranscribeArgs {
     location: Location,
 }
 
+/// The model asked for: `--model`, else `$HARK_MODEL`, else the default set with
+/// `hark models default` (`<data dir>/models/default`), else tiny.en.
+pub fn wanted_model(model: Option<&str>, data_dir: &Path) -> String {
+    let env = std::env::var("HARK_MODEL").ok().filter(|m| !m.is_empty());
+    model.map(str::to_string).or(env).unwrap_or_else(|| crate::models::store(data_dir).default_or_fallback())
+}
+
 /// `--model` as a file: an existing path, else a name in the data dir's `models/`.
 pub fn resolve_model(model: Option<&str>, data_dir: &Path) -> anyhow::Result<PathBuf> {
-    let env = std::env::var("HARK_MODEL").ok().filter(|m| !m.is_empty());
-    let wanted = model.map(str::to_string).or(env).unwrap_or_else(|| "tiny.en".into());
+    let wanted = wanted_model(model, data_dir);
     let as_path = PathBuf::from(&wanted);
     if as_path.exists() {
         return Ok(as_path);
     }
-    let models = data_dir.join("models");
-    let named = models.join(format!("ggml-{wanted}.bin"));
+    let store = crate::models::store(data_dir);
+    let named = store.path_of(&wanted);
     if named.exists() {
         return Ok(named);
     }
+    if store.catalog_entry(&wanted).is_some() {
+        bail!(
+            "no model {wanted:?}: {} is not there yet (download it with `hark models pull {wanted}`, or pass --model PATH)",
+            named.display()
+        )
+    }
     bail!(
-        "no model {wanted:?}: it is neither a file nor {} (put a whisper ggml model there, or pass --model PATH)",
+        "no model {wanted:?}: it is neither a file nor {} (put a whisper ggml model there with `hark models import FILE`, or pass --model PATH)",
         named.display()
     )
 }

@@ -19,7 +19,11 @@ struct Served {
 
 fn hark(root: &Path) -> Command {
     let mut cmd = Command::new(HARK);
-    cmd.env("HARK_RUNTIME_DIR", root.join("run")).env_remove("HARK_PORT").env_remove("HARK_DATA_DIR");
+    cmd.env("HARK_RUNTIME_DIR", root.join("run"))
+        .env_remove("HARK_PORT")
+        .env_remove("HARK_DATA_DIR")
+        .env_remove("HARK_MODEL")
+        .env_remove("HARK_MODEL_BASE_URL");
     cmd
 }
 
@@ -219,4 +223,96 @@ fn transcribe_refuses_bad_input_clearly() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("no weights"));
     }
+}
+
+#[test]
+fn models_list_refusals_and_a_failed_pull() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let models = |args: &[&str]| {
+        hark(root.path()).arg("models").args(args).arg("--data-dir").arg(&data).output().unwrap()
+    };
+    let out = models(&["list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["tiny", "tiny.en", "base", "base.en", "small", "small.en"] {
+        assert!(text.lines().any(|l| l.split_whitespace().next() == Some(name)), "{name} missing: {text}");
+    }
+    assert!(text.contains("74.1 MiB"), "tiny.en's size: {text}");
+
+    let notes = root.path().join("notes.bin");
+    std::fs::write(&notes, "not a model").unwrap();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["import", notes.to_str().unwrap()],
+            format!("{} cannot be imported: not a whisper ggml model", notes.display()),
+        ),
+        (vec!["default", "tiny.en"], "model \"tiny.en\" is not installed".into()),
+        (vec!["remove", "tiny.en"], "model \"tiny.en\" is not installed".into()),
+        (vec!["pull", "huge"], "no model \"huge\" in the catalog".into()),
+    ];
+    for (args, expected) in cases {
+        let out = models(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(&expected), "{args:?}: {stderr}");
+    }
+    // $HARK_MODEL_BASE_URL is where pulls go: a port nobody listens on fails clearly, nothing kept.
+    let out = hark(root.path())
+        .args(["models", "pull", "tiny.en", "--data-dir"])
+        .arg(&data)
+        .env("HARK_MODEL_BASE_URL", "http://127.0.0.1:9/nowhere")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("downloading \"tiny.en\" failed"), "{stderr}");
+    assert!(!data.join("models/.partial/ggml-tiny.en.bin.part").exists());
+    assert!(!data.join("models/ggml-tiny.en.bin").exists());
+}
+
+#[test]
+fn models_import_default_remove_with_the_real_model() {
+    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
+        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let models = |args: &[&std::ffi::OsStr]| {
+        hark(root.path()).arg("models").args(args).arg("--data-dir").arg(&data).output().unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let out = models(&[&os("import"), &model, &os("--name"), &os("mine")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("models/ggml-mine.bin").exists());
+    let out = models(&[&os("default")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "tiny.en (no default set)");
+    assert!(models(&[&os("default"), &os("mine")]).status.success());
+    assert_eq!(String::from_utf8_lossy(&models(&[&os("default")]).stdout).trim(), "mine");
+    let list = String::from_utf8(models(&[&os("list")]).stdout).unwrap();
+    let line = list.lines().find(|l| l.starts_with("mine ")).unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains("installed, default, imported"), "{line}");
+    // `hark transcribe` with no --model uses the default: a word-for-word transcript shows it did.
+    let out = hark(root.path()).args(["transcribe", "--data-dir"]).arg(&data).arg(jfk()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ask not what your country"));
+    // So does `hark serve` (its model loads on first use; server.info names the file until then).
+    let mut s = serve(root.path(), &[], &[]);
+    let out = hark(root.path()).args(["status", "--json", "--data-dir"]).arg(&data).output().unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = status["server_info"]["model"]["name"].as_str().unwrap_or_default().to_string();
+    assert!(name.ends_with("ggml-mine.bin"), "{status}");
+    // The daemon's own model cannot be removed through it; the CLI works on the files and may.
+    assert!(sigterm(&mut s.child).success());
+    assert!(models(&[&os("remove"), &os("mine")]).status.success());
+    assert!(!data.join("models/ggml-mine.bin").exists() && !data.join("models/default").exists());
+
+    // Under a catalog name, a file that is not the catalog's is marked (and `pull` keeps it).
+    assert!(models(&[&os("import"), &model, &os("--name"), &os("tiny.en")]).status.success());
+    let list = String::from_utf8(models(&[&os("list")]).stdout).unwrap();
+    let line = list.lines().find(|l| l.starts_with("tiny.en ")).unwrap();
+    let catalog_sha = "921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f";
+    let is_catalogs = std::fs::read_to_string(data.join("models/ggml-tiny.en.bin.sha256"))
+        .unwrap()
+        .starts_with(catalog_sha);
+    assert_eq!(line.contains("own file"), !is_catalogs, "{line}");
 }

@@ -143,6 +143,10 @@ pub struct DaemonConfig {
     pub transcriber: TranscriberChoice,
     /// Opens microphones and system audio (cpal; tests put a fake device here).
     pub capture: std::sync::Arc<dyn crate::voice::capture::CaptureBackend>,
+    /// Where `models.pull` downloads `ggml-<name>.bin` from (`HARK_MODEL_BASE_URL`).
+    pub model_base_url: String,
+    /// The models `models.pull` may fetch, with their sizes and SHA-256s (tests use their own).
+    pub model_catalog: Vec<crate::models::CatalogEntry>,
 }
 
 impl DaemonConfig {
@@ -164,6 +168,8 @@ impl DaemonConfig {
             limits: TransportLimits::default(),
             transcriber: TranscriberChoice::Fake,
             capture: crate::voice::capture::default_backend(),
+            model_base_url: crate::models::DEFAULT_BASE_URL.to_string(),
+            model_catalog: crate::models::catalog::builtin(),
         }
     }
 }

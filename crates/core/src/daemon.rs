@@ -22,7 +22,7 @@ use crate::transport::{self, Listeners};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Method families this build serves (`server.handshake` / `server.info` capabilities).
-pub const CAPABILITIES: [&str; 6] = ["session", "tools", "proposals", "host", "admission", "voice"];
+pub const CAPABILITIES: [&str; 7] = ["session", "tools", "proposals", "host", "admission", "voice", "models"];
 
 /// State shared by every connection.
 pub struct Daemon {
@@ -44,6 +44,7 @@ pub struct Daemon {
     pub admission: Admission,
     pub engine: crate::voice::engine::Engine,
     pub voice: Arc<crate::voice::VoiceStreams>,
+    pub models: crate::models::ModelStore,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -72,6 +73,11 @@ impl Daemon {
             admission,
             engine: crate::voice::engine::Engine::new(config.transcriber.clone()),
             voice: Arc::default(),
+            models: crate::models::ModelStore::new(
+                &config.data_dir,
+                config.model_catalog.clone(),
+                config.model_base_url.clone(),
+            ),
             config,
         }
     }

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod handlers;
 pub mod host;
 pub mod journal;
+pub mod models;
 pub mod paths;
 pub mod permissions;
 pub mod proposal;

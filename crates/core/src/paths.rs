@@ -76,3 +76,6 @@ pub fn journals_dir(data_dir: &Path) -> PathBuf {
 pub fn grants_file(data_dir: &Path) -> PathBuf {
     data_dir.join("grants.json")
 }
+pub fn models_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("models")
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::daemon::Daemon;
-use crate::handlers::{Reply, admission, host, permissions, proposal, session, tools, voice};
+use crate::handlers::{Reply, admission, host, models, permissions, proposal, session, tools, voice};
 
 pub async fn dispatch(
     daemon: &Arc<Daemon>,
@@ -53,6 +53,12 @@ pub async fn dispatch(
         "voice.sessions.list" => voice::sessions(daemon, conn),
         "voice.devices.list" => voice::devices(daemon).await,
         "transcribe" => voice::transcribe(daemon, params).await,
+
+        "models.list" => models::list(daemon).await,
+        "models.pull" => models::pull(daemon, conn, params).await,
+        "models.import" => models::import(daemon, conn, params).await,
+        "models.remove" => models::remove(daemon, conn, params).await,
+        "models.set_default" => models::set_default(daemon, conn, params).await,
 
         other => Err(RpcError::method_not_found(other)),
     }

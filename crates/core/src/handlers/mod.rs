@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod host;
+pub mod models;
 pub mod permissions;
 pub mod proposal;
 pub mod session;

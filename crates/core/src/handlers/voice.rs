@@ -1,12 +1,14 @@
 //! Voice methods (PROTOCOL §6): `voice.transcribe_stream.start/push/stop`, `voice.sessions.list`,
-//! `voice.devices.list`, and the one-shot `transcribe`.
+//! `voice.devices.list`, and the one-shot `transcribe`. A stream (`options.model`) or a call
+//! (`model`) may name an installed model instead of the daemon's own.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use hark_audio::source::{AudioSource, FileSource, SourceError};
-use hark_protocol::RpcError;
 use hark_protocol::voice::{AudioSourceSpec, PushParams, SessionParams, StartParams, TranscribeParams};
+use hark_protocol::{ErrorCode, RpcError};
 use hark_transcribe::Options;
 use serde_json::{Value, json};
 
@@ -33,6 +35,27 @@ fn options(language: Option<String>, prompt: Option<String>) -> Result<Options, 
     Ok(o)
 }
 
+/// A stream's or a call's own model: the name of an installed model (`models.list`), never a
+/// path (an agent must not make whisper.cpp open arbitrary files). `None`: the daemon's model.
+fn chosen_model(daemon: &Daemon, name: Option<&str>, field: &str) -> Result<Option<PathBuf>, RpcError> {
+    let Some(name) = name else { return Ok(None) };
+    if daemon.engine.model_path().is_none() {
+        return Err(RpcError::invalid_params(
+            field,
+            "this daemon runs the fake transcriber (hark serve --transcriber fake): no models to choose",
+        ));
+    }
+    crate::models::check_name(name).map_err(|e| RpcError::invalid_params(field, e.to_string()))?;
+    if !daemon.models.is_installed(name) {
+        return Err(RpcError::new(
+            ErrorCode::NotFound,
+            format!("model {name:?} is not installed (models.pull or models.import it first)"),
+        )
+        .with_data(json!({ "field": field, "reason": "not found" })));
+    }
+    Ok(Some(daemon.models.path_of(name)))
+}
+
 pub async fn start(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
@@ -53,12 +76,7 @@ pub async fn start(
         // 32 hex chars: the id binary audio frames carry (PROTOCOL §6.4).
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    if params.options.model.is_some() {
-        return Err(RpcError::invalid_params(
-            "options.model",
-            "per-stream models are not supported yet; the daemon's model is used",
-        ));
-    }
+    let model = chosen_model(daemon, params.options.model.as_deref(), "options.model")?;
     if let AudioSourceSpec::File { path, .. } = &params.audio_source
         && !std::path::Path::new(path).is_file()
     {
@@ -70,7 +88,8 @@ pub async fn start(
             .await?;
     }
     let options = options(params.options.language, params.options.prompt)?;
-    let transcriber = daemon.engine.get(&daemon.admission).await?;
+    let transcriber =
+        daemon.engine.get_model(&daemon.admission, model.as_deref().map(|p| (p, "options.model"))).await?;
     // Opened last, once everything else is known to work: a device is not opened for a stream
     // that would fail anyway.
     let reader = open_source(daemon, &params.audio_source).await?;
@@ -147,12 +166,7 @@ pub async fn devices(daemon: &Daemon) -> Result<Reply, RpcError> {
 /// One-shot transcription of a WAV (bytes or a path), behind an admission permit.
 pub async fn transcribe(daemon: &Daemon, params: Option<Value>) -> Result<Reply, RpcError> {
     let p: TranscribeParams = parse(params)?;
-    if p.model.is_some() {
-        return Err(RpcError::invalid_params(
-            "model",
-            "per-call models are not supported yet; the daemon's model is used",
-        ));
-    }
+    let model = chosen_model(daemon, p.model.as_deref(), "model")?;
     let wav = match (p.audio_b64, p.path) {
         (Some(b64), None) => base64::engine::general_purpose::STANDARD
             .decode(b64.as_bytes())
@@ -163,7 +177,8 @@ pub async fn transcribe(daemon: &Daemon, params: Option<Value>) -> Result<Reply,
         _ => return Err(RpcError::invalid_params("audio_b64", "exactly one of audio_b64 and path")),
     };
     let options = options(p.language, None)?;
-    let transcriber = daemon.engine.get(&daemon.admission).await?;
+    let transcriber =
+        daemon.engine.get_model(&daemon.admission, model.as_deref().map(|p| (p, "model"))).await?;
     let _permit = daemon.admission.acquire().await?;
     let (transcript, duration_ms) = tokio::task::spawn_blocking(move || {
         let (audio, _) = hark_audio::wav::read_16k_mono(std::io::Cursor::new(wav))

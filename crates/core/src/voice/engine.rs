@@ -2,7 +2,13 @@
 //! numbers its segments from 1), or a model loaded lazily on first use, once, on a blocking
 //! thread under an admission permit, and shared by every stream. A model that fails to load is
 //! a clear error for the caller and is tried again on the next use, never a crash.
+//!
+//! A stream or a `transcribe` call may name another installed model (`options.model`, `model`):
+//! models are kept loaded by path, at most [`MAX_LOADED`] at once, the least recently used
+//! dropped first. A dropped model stays alive for the streams that hold it (they own an `Arc`)
+//! and is freed when the last of them ends, so eviction never breaks a running stream.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use hark_protocol::RpcError;
@@ -12,10 +18,14 @@ use hark_transcribe::fake::FakeTranscriber;
 use crate::admission::Admission;
 use crate::config::TranscriberChoice;
 
+/// Models kept loaded at once: the daemon's own and one other (tiny to small take 0.1 to 1 GB).
+pub const MAX_LOADED: usize = 2;
+
 pub struct Engine {
     choice: TranscriberChoice,
-    loaded: Mutex<Option<Arc<dyn Transcriber>>>,
-    /// Serializes loads so two first uses do not load the model twice.
+    /// Loaded models, least recently used first.
+    loaded: Mutex<Vec<(PathBuf, Arc<dyn Transcriber>)>>,
+    /// Serializes loads so two first uses do not load a model twice.
     loading: tokio::sync::Mutex<()>,
 }
 
@@ -32,40 +42,87 @@ fn model_error(e: impl std::fmt::Display) -> RpcError {
 
 impl Engine {
     pub fn new(choice: TranscriberChoice) -> Self {
-        Engine { choice, loaded: Mutex::new(None), loading: tokio::sync::Mutex::const_new(()) }
+        Engine { choice, loaded: Mutex::new(Vec::new()), loading: tokio::sync::Mutex::const_new(()) }
     }
 
-    fn cached(&self) -> Option<Arc<dyn Transcriber>> {
-        crate::lock(&self.loaded).clone()
+    /// The loaded model at `path`, marked most recently used.
+    fn cached(&self, path: &Path) -> Option<Arc<dyn Transcriber>> {
+        let mut loaded = crate::lock(&self.loaded);
+        let i = loaded.iter().position(|(p, _)| p == path)?;
+        let entry = loaded.remove(i);
+        let t = entry.1.clone();
+        loaded.push(entry);
+        Some(t)
+    }
+
+    /// Drops the loaded model at `path` (it was removed); streams using it keep it until they end.
+    pub fn unload(&self, path: &Path) {
+        crate::lock(&self.loaded).retain(|(p, _)| p != path);
+    }
+
+    /// Whether the model at `path` is loaded now (tests and `server.info`).
+    pub fn is_loaded(&self, path: &Path) -> bool {
+        crate::lock(&self.loaded).iter().any(|(p, _)| p == path)
+    }
+    /// The model file this daemon transcribes with (none for the fake): `models.remove` refuses it.
+    pub fn model_path(&self) -> Option<&std::path::Path> {
+        match &self.choice {
+            TranscriberChoice::Fake => None,
+            TranscriberChoice::Model { path, .. } => Some(path),
+        }
     }
 
     /// `{name, loaded}` for `server.info`.
     pub fn model_info(&self) -> (Option<String>, bool) {
         match &self.choice {
             TranscriberChoice::Fake => (Some("fake".into()), true),
-            TranscriberChoice::Model { path, .. } => match self.cached() {
-                Some(t) => (Some(t.name().to_string()), true),
-                None => (Some(path.display().to_string()), false),
-            },
+            TranscriberChoice::Model { path, .. } => {
+                let loaded = crate::lock(&self.loaded);
+                match loaded.iter().find(|(p, _)| p == path) {
+                    Some((_, t)) => (Some(t.name().to_string()), true),
+                    None => (Some(path.display().to_string()), false),
+                }
+            }
         }
     }
 
-    /// A transcriber for one stream or one call.
+    /// A transcriber for one stream or one call: the daemon's model.
     pub async fn get(&self, admission: &Admission) -> Result<Arc<dyn Transcriber>, RpcError> {
-        let (path, loader) = match &self.choice {
-            TranscriberChoice::Fake => return Ok(Arc::new(FakeTranscriber::new())),
-            TranscriberChoice::Model { path, loader } => (path.clone(), loader.clone()),
+        self.get_model(admission, None).await
+    }
+
+    /// A transcriber for one stream or one call: the model file at `model` (an installed model
+    /// the handler resolved), or the daemon's own when `None`. With the fake transcriber there is
+    /// no model to choose: naming one is -32602 on `field`.
+    pub async fn get_model(
+        &self,
+        admission: &Admission,
+        model: Option<(&Path, &str)>,
+    ) -> Result<Arc<dyn Transcriber>, RpcError> {
+        let (own, loader) = match &self.choice {
+            TranscriberChoice::Fake => {
+                return match model {
+                    None => Ok(Arc::new(FakeTranscriber::new())),
+                    Some((_, field)) => Err(RpcError::invalid_params(
+                        field,
+                        "this daemon runs the fake transcriber (hark serve --transcriber fake): no models to choose",
+                    )),
+                };
+            }
+            TranscriberChoice::Model { path, loader } => (path, loader.clone()),
         };
-        if let Some(t) = self.cached() {
+        let path = model.map_or_else(|| own.clone(), |(p, _)| p.to_path_buf());
+        if let Some(t) = self.cached(&path) {
             return Ok(t);
         }
         let _one_load = self.loading.lock().await;
-        if let Some(t) = self.cached() {
+        if let Some(t) = self.cached(&path) {
             return Ok(t);
         }
         let _permit = admission.acquire().await?;
         tracing::info!(model = %path.display(), "loading the model");
-        let loaded = tokio::task::spawn_blocking(move || loader(&path))
+        let load_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || loader(&load_path))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "the model loader panicked");
@@ -75,7 +132,12 @@ impl Engine {
                 tracing::warn!(error = %e, "model failed to load");
                 model_error(e)
             })?;
-        *crate::lock(&self.loaded) = Some(loaded.clone());
+        let mut cache = crate::lock(&self.loaded);
+        if cache.len() >= MAX_LOADED {
+            let (dropped, _) = cache.remove(0);
+            tracing::info!(model = %dropped.display(), "unloading the least recently used model");
+        }
+        cache.push((path, loaded.clone()));
         Ok(loaded)
     }
 }

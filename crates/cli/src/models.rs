@@ -1,0 +1,181 @@
+//! `hark models list|pull|import|remove|default`: the data dir's `models/` through hark-core's
+//! model store, with no daemon needed (works offline, except `pull`). A running daemon sees the
+//! changes on its next `models.list`; it keeps the model it started with until it restarts. Two
+//! pulls of one model (here and in a daemon) never share a file: the second is refused.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hark_core::models::{ModelStore, catalog};
+
+use crate::Location;
+
+#[derive(clap::Args, Debug)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ModelsCommand {
+    /// The catalog and the installed models (size, installed, default, path).
+    List {
+        #[command(flatten)]
+        location: Location,
+        /// Print `models.list`'s JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a catalog model into <data dir>/models (from $HARK_MODEL_BASE_URL, default
+    /// Hugging Face). A cut download resumes; the SHA-256 is checked before it is installed.
+    Pull {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Install a whisper ggml file from this machine (checked first; never overwrites).
+    Import {
+        path: PathBuf,
+        /// The name to install it under [default: the file name without `ggml-` and `.bin`].
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Delete an installed model (and the default setting, if it was the default).
+    Remove {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Show the default model, or set it (must be installed). `hark serve` and `hark transcribe`
+    /// use it when neither --model nor $HARK_MODEL names one.
+    Default {
+        name: Option<String>,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+/// `$HARK_MODEL_BASE_URL`, else Hugging Face's whisper.cpp repository.
+pub fn base_url() -> String {
+    std::env::var("HARK_MODEL_BASE_URL")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| catalog::DEFAULT_BASE_URL.to_string())
+}
+
+/// The store of a data dir with the built-in catalog.
+pub fn store(data_dir: &Path) -> ModelStore {
+    ModelStore::new(data_dir, catalog::builtin(), base_url())
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ModelsCommand::List { location, json } => {
+            let store = store(&location.data_dir());
+            let models = store.list()?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let result = hark_protocol::models::ListResult { models };
+                writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(out, "{:<16} {:>11}  {:<26} PATH", "NAME", "SIZE", "STATUS")?;
+            for m in models {
+                let mut status = vec![if m.installed { "installed" } else { "-" }];
+                if m.default {
+                    status.push("default");
+                }
+                if !m.catalog {
+                    status.push("imported");
+                } else if m.installed && store.catalog_entry(&m.name).is_some_and(|c| c.sha256 != m.sha256) {
+                    // Imported under a catalog name (a conversion of your own, say): not the
+                    // catalog's file, so `pull` will not replace it.
+                    status.push("own file");
+                }
+                let path = m.path.unwrap_or_default();
+                writeln!(out, "{:<16} {:>11}  {:<26} {path}", m.name, mib(m.size_bytes), status.join(", "))?;
+            }
+        }
+        ModelsCommand::Pull { name, location } => {
+            let store = store(&location.data_dir());
+            let bar = Bar::new(&name, std::io::stderr().is_terminal());
+            let mut report = |bytes, total| bar.show(bytes, total);
+            let result = store.pull(&name, &mut report, &|| false);
+            bar.done();
+            let installed = result?;
+            println!("{} {}  sha256 {}", installed.name, installed.path, installed.sha256);
+        }
+        ModelsCommand::Import { path, name, location } => {
+            let installed = store(&location.data_dir()).import(&path, name.as_deref())?;
+            println!("{} {}  sha256 {}", installed.name, installed.path, installed.sha256);
+        }
+        ModelsCommand::Remove { name, location } => {
+            store(&location.data_dir()).remove(&name)?;
+            println!("removed {name}");
+        }
+        ModelsCommand::Default { name: None, location } => {
+            let store = store(&location.data_dir());
+            match store.default_model() {
+                Some(name) => println!("{name}"),
+                None => println!("{} (no default set)", store.default_or_fallback()),
+            }
+        }
+        ModelsCommand::Default { name: Some(name), location } => {
+            store(&location.data_dir())
+                .set_default(&name)
+                .with_context(|| format!("cannot make {name:?} the default"))?;
+            println!("default: {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pulling tiny.en [#####---------------]  25%  18.5/74.1 MiB` on stderr, redrawn in place on
+/// a terminal; plain lines at 25% steps otherwise (logs stay readable). The store already calls
+/// it at most about 10 times a second.
+struct Bar {
+    name: String,
+    tty: bool,
+    last_step: std::cell::Cell<Option<u64>>,
+}
+
+impl Bar {
+    fn new(name: &str, tty: bool) -> Self {
+        Bar { name: name.to_string(), tty, last_step: std::cell::Cell::new(None) }
+    }
+
+    fn show(&self, bytes: u64, total: u64) {
+        let pct = (bytes * 100).checked_div(total).unwrap_or(100).min(100);
+        let step = if self.tty { pct } else { pct / 25 * 25 };
+        if self.last_step.replace(Some(step)) == Some(step) && !self.tty {
+            return;
+        }
+        let filled = (pct / 5) as usize;
+        let line = format!(
+            "pulling {} [{}{}] {pct:3}%  {}/{}",
+            self.name,
+            "#".repeat(filled),
+            "-".repeat(20 - filled),
+            mib(bytes).trim_end_matches(" MiB"),
+            mib(total)
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty { write!(err, "\r{line}") } else { writeln!(err, "{line}") };
+        let _ = err.flush();
+    }
+
+    fn done(&self) {
+        if self.tty {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
