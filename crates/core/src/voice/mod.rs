@@ -5,6 +5,7 @@
 //! Capture from the microphone and system audio (cpal, PulseAudio/PipeWire monitors) is not in
 //! this build: those sources pass the permission gate and are then refused with a clear error.
 
+mod agreement;
 pub mod engine;
 pub mod session;
 

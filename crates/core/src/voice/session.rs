@@ -9,7 +9,8 @@
 //! degrades, never the finals. A segment is cut at 20 s even if speech goes on.
 //!
 //! A final is decoded with the preceding finals' audio (up to CONTEXT_MS) as left context and
-//! keeps only the words after theirs.
+//! keeps only the words after theirs; a partial shows the words its last two guesses agreed on
+//! (never revised within the segment) followed by the newest guess's tail (`agreement.rs`).
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use hark_transcribe::{Options, Transcriber};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::agreement::Agreement;
 use crate::connection::Connection;
 
 /// Longest final segment; speech that goes on is cut here and continues in the next.
@@ -88,6 +90,8 @@ struct State {
     /// `partial_tx`; a result that no longer matches (the segment was finalized) is dropped.
     partial: Option<(u64, u64)>,
     partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
+    /// The open segment's committed partial words (LocalAgreement-2).
+    agreement: Agreement,
 }
 
 /// Runs the stream until it is stopped or its commands end (owner gone).
@@ -107,6 +111,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
         partial_pos: 0,
         partial: None,
         partial_tx,
+        agreement: Agreement::default(),
     };
     loop {
         tokio::select! {
@@ -127,6 +132,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>) {
                     if s.open == Some(start)
                         && let Some(text) = text
                     {
+                        let text = s.agreement.update(&text);
                         s.emit_partial(text, start, end);
                     }
                 }
@@ -179,6 +185,7 @@ impl State {
             self.final_for(start, self.pos).await;
             self.open = Some(self.pos);
             self.partial_pos = self.pos;
+            self.agreement.reset();
         }
         self.maybe_start_partial();
         self.trim();
@@ -191,6 +198,7 @@ impl State {
                 if self.pending_end.take().is_none() {
                     self.open = Some(sample);
                     self.partial_pos = sample;
+                    self.agreement.reset();
                 }
                 self.send(VoiceEvent::SpeechStart { t_ms: samples_to_ms(sample) });
             }
