@@ -5,10 +5,15 @@
 //!   tokio-tungstenite echo server (the floor).
 //! - `hark-bench transcribe`: one-shot transcription, Hark's whisper path vs one whisper-rs
 //!   `full()` over the whole file (the floor).
+//! - `hark-bench stream`: live streaming latency at real-time pace.
+//! - `hark-bench accuracy`: streaming WER and transcriber compute vs one `full()` (the floor).
+//! - `hark-bench overhead`: the voice pipeline's latency with the fake transcriber.
 //!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
+mod accuracy;
 mod cpu;
+mod overhead;
 mod rpc;
 mod stream;
 mod transcribe;
@@ -32,6 +37,10 @@ enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Live streaming latency at real-time pace with the real model.
     Stream(stream::StreamArgs),
+    /// Streaming WER and compute: daemon streams vs one whisper-rs full() over the file (the floor).
+    Accuracy(accuracy::AccuracyArgs),
+    /// Voice pipeline overhead with the fake transcriber vs a JSON-RPC round trip (the floor).
+    Overhead(overhead::OverheadArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +49,8 @@ fn main() -> ExitCode {
         Command::Rpc(args) => rpc::run(args),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::Accuracy(args) => accuracy::run(args),
+        Command::Overhead(args) => overhead::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

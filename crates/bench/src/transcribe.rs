@@ -29,14 +29,14 @@ pub struct TranscribeArgs {
     runs: usize,
 }
 
-const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+pub(crate) const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-fn floor(ctx: &WhisperContext, audio: &[f32], threads: usize) -> Result<String, String> {
+pub(crate) fn floor(ctx: &WhisperContext, audio: &[f32], threads: usize) -> Result<String, String> {
     let mut state = ctx.create_state().map_err(|e| e.to_string())?;
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_language(Some("en"));

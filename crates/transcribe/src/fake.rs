@@ -29,7 +29,9 @@ impl Transcriber for FakeTranscriber {
     }
 
     fn transcribe(&self, audio: &[f32], options: &Options) -> Result<Transcript, TranscribeError> {
-        let duration_ms = audio.len() as u64 * 1000 / 16_000;
+        // The left context is not part of the segment.
+        let duration_ms =
+            (audio.len() as u64 * 1000 / 16_000).saturating_sub(options.context.as_ref().map_or(0, |c| c.ms));
         let text = if options.partial {
             format!("speech {} …", self.finals.load(Ordering::Relaxed) + 1)
         } else {
@@ -58,5 +60,13 @@ mod tests {
         assert_eq!(one.segments[0].t1_ms, 1500);
         let guess = fake.transcribe(&[0.0; 8_000], &Options { partial: true, ..Options::default() }).unwrap();
         assert_eq!(guess.text(), "speech 3 …");
+        let with_context = fake.transcribe(
+            &[0.0; 40_000],
+            &Options {
+                context: Some(crate::Context { ms: 1000, text: "speech 2 (0.5 s)".into() }),
+                ..Options::default()
+            },
+        );
+        assert_eq!(with_context.unwrap().text(), "speech 3 (1.5 s)", "the context is not counted");
     }
 }

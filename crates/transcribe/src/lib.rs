@@ -26,6 +26,19 @@ pub struct Options {
     pub threads: usize,
     /// This call is a partial guess at a segment still open (a final for it follows).
     pub partial: bool,
+    /// The audio starts with speech transcribed already: it is decoded as left context for
+    /// what follows (whisper does much better on a short phrase with the speech before it),
+    /// and only the words after it are returned.
+    pub context: Option<Context>,
+}
+
+/// Left context at the start of the audio given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// How much of the audio it is.
+    pub ms: u64,
+    /// What it said (its final text), to find where the new words begin.
+    pub text: String,
 }
 
 impl Default for Options {
@@ -36,6 +49,7 @@ impl Default for Options {
             prompt: None,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             partial: false,
+            context: None,
         }
     }
 }

@@ -24,6 +24,47 @@ pub fn wer(reference: &str, hypothesis: &str) -> f64 {
     prev[h.len()] as f64 / r.len().max(1) as f64
 }
 
+/// What `hypothesis` says after `context`: the hypothesis decodes audio that starts with the
+/// context's speech, so its first words are (roughly) the context's text. The cut is where the
+/// context's words align best with a prefix of the hypothesis (word edit distance, case and
+/// punctuation aside, a near miss such as "American"/"Americans" costing half); on a tie, the
+/// earliest such prefix, so a new word is never dropped for a context word the decode skipped.
+/// Returns the hypothesis's own words after the cut.
+pub fn after_context(context: &str, hypothesis: &str) -> String {
+    let c = words(context);
+    let pieces: Vec<&str> = hypothesis.split_whitespace().collect();
+    let h: Vec<String> = pieces.iter().map(|p| words(p).join(" ")).collect();
+    // Costs in halves: a different word 2, a near miss 1, a word left out or added 2.
+    let sub = |a: &str, b: &str| {
+        let common = |x: &mut dyn Iterator<Item = (char, char)>| x.take_while(|(p, q)| p == q).count();
+        let near = common(&mut a.chars().zip(b.chars())) >= 3
+            || common(&mut a.chars().rev().zip(b.chars().rev())) >= 3;
+        if a == b {
+            0
+        } else if near {
+            1
+        } else {
+            2
+        }
+    };
+    // A piece that is punctuation only is free to skip.
+    let add = |w: &str| if w.is_empty() { 0 } else { 2 };
+    // prev[j]: the cost from the context's first i words to the hypothesis's first j pieces.
+    let mut prev: Vec<usize> = vec![0; h.len() + 1];
+    for j in 0..h.len() {
+        prev[j + 1] = prev[j] + add(&h[j]);
+    }
+    for (i, cw) in c.iter().enumerate() {
+        let mut cur = vec![2 * (i + 1); h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + sub(cw, hw)).min(prev[j + 1] + 2).min(cur[j] + add(hw));
+        }
+        prev = cur;
+    }
+    let cut = (0..=h.len()).min_by_key(|&j| (prev[j], j)).unwrap_or(0);
+    pieces[cut..].join(" ")
+}
+
 /// Joins pieces with single spaces, trimming each.
 pub fn join<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     pieces.map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
@@ -97,6 +138,18 @@ mod tests {
         assert_eq!(wer("a b c d", "a x c"), 0.5);
         assert_eq!(wer("Ask not.", "ask NOT"), 0.0);
         assert_eq!(words("Hello, world!"), ["hello", "world"]);
+    }
+
+    #[test]
+    fn the_words_after_the_context() {
+        let ctx = "And so my fellow Americans.";
+        assert_eq!(after_context(ctx, "And so my fellow Americans, ask not what"), "ask not what");
+        // The context decoded a little differently this time: still cut after it.
+        assert_eq!(after_context(ctx, "And so, my fellow American. Ask not"), "Ask not");
+        assert_eq!(after_context(ctx, "my fellow Americans ask not"), "ask not", "a context word skipped");
+        assert_eq!(after_context(ctx, "And so my fellow Americans."), "", "nothing new");
+        assert_eq!(after_context("", "Ask not."), "Ask not.");
+        assert_eq!(after_context(ctx, "Ask not."), "Ask not.", "the decode left the context out");
     }
 
     #[test]

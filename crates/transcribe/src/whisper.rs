@@ -165,6 +165,17 @@ impl Transcriber for WhisperTranscriber {
             }
         }
         progress(1.0);
+        if let Some(context) = &options.context {
+            // One segment: the new words, after the context's (see `text::after_context`).
+            let joined = text::join(segments.iter().map(|s| s.text.as_str()));
+            let t1_ms = segments.last().map_or(0, |s| s.t1_ms).max(context.ms);
+            let text = text::after_context(&context.text, &joined);
+            segments = if text::is_non_speech(&text) {
+                vec![]
+            } else {
+                vec![Segment { t0_ms: context.ms, t1_ms, text }]
+            };
+        }
         Ok(Transcript { segments, language: options.language.clone() })
     }
 }

@@ -3,6 +3,7 @@
 //! enforces ownership. Pushed PCM comes in through `push`; sources the daemon reads itself
 //! (microphone, system audio, WAV files) are moved in by a pump thread (`capture.rs`).
 
+mod agreement;
 pub mod capture;
 pub mod engine;
 pub mod session;

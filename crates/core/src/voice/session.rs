@@ -7,6 +7,10 @@
 //! order, one at a time; a partial is started only when no transcription of this stream is
 //! running and ~500 ms of new speech arrived, so when compute is short the partial cadence
 //! degrades, never the finals. A segment is cut at 20 s even if speech goes on.
+//!
+//! A final is decoded with the preceding finals' audio (up to CONTEXT_MS) as left context and
+//! keeps only the words after theirs; a partial shows the words its last two guesses agreed on
+//! (never revised within the segment) followed by the newest guess's tail (`agreement.rs`).
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::agreement::Agreement;
 use crate::connection::Connection;
 
 /// Longest final segment; speech that goes on is cut here and continues in the next.
@@ -37,6 +42,16 @@ const KEEP_BEFORE_MS: u64 = 1_000;
 pub const MIN_FINAL_MS: u64 = 2_000;
 /// ...unless the silence after it lasts this long.
 pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
+
+/// A final is decoded with the audio of the finals that started at most this long before it as
+/// left context, and keeps only the words after theirs (`hark_transcribe::Context`). Measured
+/// with `hark-bench accuracy` (BENCHMARKS.md): on the generated recordings WER 0.449 -> 0.408
+/// (6 sentences) and 0.449 -> 0.357 (24); 10 s and 16 s of context did worse (0.388/0.444,
+/// 0.612/0.429): a longer window makes tiny.en skip or repeat whole sentences. jfk.wav stays
+/// word for word.
+const CONTEXT_MS: u64 = 6_000;
+/// Longest audio one final decodes, left context included (whisper's window is 30 s).
+const MAX_WINDOW_MS: u64 = 28_000;
 
 #[derive(Debug)]
 pub enum Command {
@@ -69,7 +84,8 @@ struct State {
     open: Option<u64>,
     /// Where a short open segment's speech ended (it waits for more speech, see MIN_FINAL_MS).
     pending_end: Option<u64>,
-    last_final: Option<String>,
+    /// The latest finals, oldest first: (start, end, text), for left context and the prompt.
+    finals: std::collections::VecDeque<(u64, u64, String)>,
     seq: u64,
     /// Sample position the last partial covered up to.
     partial_pos: u64,
@@ -77,6 +93,8 @@ struct State {
     /// `partial_tx`; a result that no longer matches (the segment was finalized) is dropped.
     partial: Option<(u64, u64)>,
     partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
+    /// The open segment's committed partial words (LocalAgreement-2).
+    agreement: Agreement,
 }
 
 /// Runs the stream until it is stopped or its commands end (owner gone).
@@ -91,11 +109,12 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
         pos: 0,
         open: None,
         pending_end: None,
-        last_final: None,
+        finals: Default::default(),
         seq: 0,
         partial_pos: 0,
         partial: None,
         partial_tx,
+        agreement: Agreement::default(),
     };
     loop {
         tokio::select! {
@@ -121,6 +140,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
                     if s.open == Some(start)
                         && let Some(text) = text
                     {
+                        let text = s.agreement.update(&text);
                         s.emit_partial(text, start, end);
                     }
                 }
@@ -173,6 +193,7 @@ impl State {
             self.final_for(start, self.pos).await;
             self.open = Some(self.pos);
             self.partial_pos = self.pos;
+            self.agreement.reset();
         }
         self.maybe_start_partial();
         self.trim();
@@ -185,6 +206,7 @@ impl State {
                 if self.pending_end.take().is_none() {
                     self.open = Some(sample);
                     self.partial_pos = sample;
+                    self.agreement.reset();
                 }
                 self.send(VoiceEvent::SpeechStart { t_ms: samples_to_ms(sample) });
             }
@@ -243,16 +265,30 @@ impl State {
         if self.partial.is_some_and(|(s, _)| s == start) {
             self.partial = None; // its result, when it comes, is dropped
         }
-        let audio = self.slice(start, end);
-        if audio.is_empty() {
+        if start >= end {
             return;
         }
-        // The previous final as the decoder's prompt (unless the client gave one): measured on
-        // the generated six-sentence recording, streaming WER 0.51 without it, 0.45 with it
-        // (jfk.wav exact either way). The daemon carries this context, not whisper's state.
+        let first = self
+            .finals
+            .iter()
+            .rposition(|(s0, _, _)| {
+                start - s0 > ms_to_samples(CONTEXT_MS) || end - s0 > ms_to_samples(MAX_WINDOW_MS)
+            })
+            .map_or(0, |i| i + 1);
+        // Never before the audio still held (it always is: `trim` keeps it).
+        let from = self.finals.get(first).map_or(start, |f| f.0).max(self.base);
+        let audio = self.slice(from, end);
         let mut options = self.stream.options.clone();
+        if from < start {
+            let text = self.finals.range(first..).map(|f| f.2.as_str()).collect::<Vec<_>>().join(" ");
+            options.context = Some(hark_transcribe::Context { ms: samples_to_ms(start - from), text });
+        }
+        // The prompt is the final before the context (unless the client gave one): measured on
+        // the generated six-sentence recording without context, streaming WER 0.51 without a
+        // prompt, 0.45 with the previous final; with context, no prompt made tiny.en repeat
+        // the context (WER 1.47). The daemon carries this context, not whisper's state.
         if options.prompt.is_none() {
-            options.prompt = self.last_final.clone();
+            options.prompt = first.checked_sub(1).and_then(|i| self.finals.get(i)).map(|f| f.2.clone());
         }
         let t = self.stream.transcriber.clone();
         let result = tokio::task::spawn_blocking(move || t.transcribe(&audio, &options)).await;
@@ -265,7 +301,10 @@ impl State {
                 let (t0_ms, t1_ms) = (samples_to_ms(start), samples_to_ms(end));
                 let seq = self.seq;
                 self.seq += 1;
-                self.last_final = Some(text.clone());
+                self.finals.push_back((start, end, text.clone()));
+                if self.finals.len() > 4 {
+                    self.finals.pop_front();
+                }
                 self.send(VoiceEvent::Transcript {
                     text,
                     t0_ms,
@@ -285,10 +324,13 @@ impl State {
 
     /// Drops audio no segment can need any more.
     fn trim(&mut self) {
-        let keep_from = match self.open {
+        let mut keep_from = match self.open {
             Some(start) => start.min(self.pos.saturating_sub(ms_to_samples(KEEP_BEFORE_MS))),
             None => self.pos.saturating_sub(ms_to_samples(KEEP_BEFORE_MS)),
         };
+        if let Some((s0, _, _)) = self.finals.front() {
+            keep_from = keep_from.min((*s0).max(self.pos.saturating_sub(ms_to_samples(MAX_WINDOW_MS))));
+        }
         if keep_from > self.base {
             let drop = ((keep_from - self.base) as usize).min(self.audio.len());
             self.audio.drain(..drop);
