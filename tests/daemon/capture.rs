@@ -15,7 +15,7 @@ use hark_audio::source::{AudioSource, FakeDevice, FakeDeviceConfig, InputDevice,
 use hark_core::ApprovalPolicy;
 use hark_core::voice::capture::{CaptureBackend, NoCapture};
 use hark_test_support::{Client, TestDaemon};
-use hark_transcribe::text::words;
+use hark_transcribe::text::{wer, words};
 use serde_json::{Value, json};
 
 use crate::voice::{JFK_TEXT, check_order, events_until_done, jfk, of_type, real_model, start, whisper};
@@ -244,6 +244,15 @@ async fn capture_while(c: &Client, source: Value, verb: &'static str, file: Path
     events
 }
 
+/// Speech boundaries and finals, for failure messages.
+fn timeline(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] != "level" && e["type"] != "partial")
+        .map(|e| format!("{} {} {}-{} {}", e["type"], e["t_ms"], e["t0_ms"], e["t1_ms"], e["text"]))
+        .collect()
+}
+
 fn finals_text(events: &[Value]) -> String {
     of_type(events, "transcript").iter().map(|e| e["text"].as_str().unwrap()).collect::<Vec<_>>().join(" ")
 }
@@ -254,8 +263,9 @@ async fn real_capture_from_the_virtual_microphone_and_the_system_monitor() {
     if !virtual_mic_ready() {
         return;
     }
-    let model = real_model();
-    let real = model.is_some();
+    let turn = real_model().await;
+    let real = turn.is_some();
+    let model = turn.as_ref().map(|(m, _)| m.clone());
     let d = TestDaemon::start_with(move |c| {
         c.approvals = ApprovalPolicy::Allow;
         if let Some(m) = model {
@@ -279,18 +289,25 @@ async fn real_capture_from_the_virtual_microphone_and_the_system_monitor() {
     let finals = of_type(&events, "transcript");
     assert!(!finals.is_empty(), "{events:?}");
     if real {
-        assert_eq!(words(&finals_text(&events)), words(JFK_TEXT), "{}", finals_text(&events));
+        assert_eq!(words(&finals_text(&events)), words(JFK_TEXT), "{:#?}", timeline(&events));
     }
     // The speech is at 0.8 s to 11.5 s of what was fed.
     assert!(finals[0]["t0_ms"].as_u64().unwrap() <= 1_100, "{}", finals[0]);
     assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 11_200, "{}", finals.last().unwrap());
 
     // System audio: played into the null sink in real time; the monitor hears it. The sound
-    // server may lose the first second or so of playback: the lead silence covers it.
+    // server may lose the first second or so of playback: the lead silence covers it. The audio
+    // also makes a round trip through the sink's 44.1 kHz stereo, and where playback starts
+    // moves the segment boundaries from run to run: tiny.en then sometimes misses or mishears
+    // the opening 2.5 s phrase decoded alone ("And so am I fellow Americans", or nothing). The
+    // rest must be there word for word.
     let events =
         capture_while(&c, json!({ "kind": "system" }), "play", padded_jfk(dir.path(), 2.0, 2.0)).await;
     assert!(!of_type(&events, "transcript").is_empty(), "{events:?}");
     if real {
-        assert_eq!(words(&finals_text(&events)), words(JFK_TEXT), "{}", finals_text(&events));
+        let heard = finals_text(&events);
+        assert!(wer(JFK_TEXT, &heard) <= 0.25, "{:#?}", timeline(&events));
+        let rest = words("ask not what your country can do for you ask what you can do for your country");
+        assert!(words(&heard).ends_with(&rest), "{:#?}", timeline(&events));
     }
 }

@@ -11,7 +11,8 @@ use crate::LONG;
 
 async fn settle(d: &TestDaemon) -> (usize, usize) {
     let live = || d.daemon.live_connection_objects.load(Ordering::Acquire);
-    for _ in 0..300 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
         if d.daemon.session_count() == 0 && live() == 0 {
             break;
         }
@@ -122,7 +123,10 @@ async fn a_client_that_stops_reading_is_dropped_whatever_it_queued() {
     }
     let t = Instant::now();
     assert_eq!(settle(&d).await, (0, 0), "dropped and released");
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    // The rule fires after 500 ms of no progress, but the daemon first builds up to 80 replies of
+    // ~400 KB (about 2.7 s in a debug build on an idle 2-core machine, more while the real-model
+    // tests run). 6 s is still far from anything else that could end the connection (idle 90 s).
+    assert!(t.elapsed() < Duration::from_secs(6), "took {:?}", t.elapsed());
 }
 
 #[tokio::test]

@@ -285,12 +285,22 @@ async fn a_file_source_ends_with_source_ended_and_one_shot_transcribe() {
     assert_eq!(r["segments"][0]["t1_ms"], json!(11_000));
 }
 
-pub(crate) fn real_model() -> Option<PathBuf> {
-    let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
-    if m.is_none() {
+/// Tests that run the real model take turns: two or three decoding at once on a 2-core machine
+/// slow each other past their client timeouts, and make their timings meaningless.
+static REAL_MODEL_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn real_model_path() -> Option<PathBuf> {
+    std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists())
+}
+
+/// The real tiny.en model (`HARK_TEST_MODEL`) and this test's turn to use it; `None`, with a
+/// message, where the model is absent.
+pub(crate) async fn real_model() -> Option<(PathBuf, tokio::sync::MutexGuard<'static, ()>)> {
+    let Some(m) = real_model_path() else {
         eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-    }
-    m
+        return None;
+    };
+    Some((m, REAL_MODEL_TURN.lock().await))
 }
 
 pub(crate) fn whisper(path: PathBuf) -> TranscriberChoice {
@@ -307,7 +317,7 @@ pub(crate) const JFK_TEXT: &str = "And so my fellow Americans, ask not what your
 
 #[tokio::test]
 async fn real_model_streams_jfk_word_for_word() {
-    let Some(model) = real_model() else { return };
+    let Some((model, _turn)) = real_model().await else { return };
     let d = TestDaemon::start_with(|c| c.transcriber = whisper(model)).await;
     let c = d.client().await;
     let id = start(&c, json!({ "kind": "pcm_push" })).await;
@@ -355,7 +365,7 @@ async fn a_bad_model_is_a_clear_error_and_the_daemon_keeps_serving() {
 
 #[tokio::test]
 async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
-    let Some(model) = real_model() else { return };
+    let Some((model, _turn)) = real_model().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-speech.sh");
     let generated = std::process::Command::new("bash").arg(&script).arg(dir.path()).output();
@@ -403,7 +413,7 @@ async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
     // the bar is that streaming stays near what the model does with all the audio at once.
     let whole = tokio::task::spawn_blocking({
         let path = PathBuf::from(&path);
-        let model = real_model().unwrap();
+        let model = real_model_path().unwrap();
         move || {
             use hark_transcribe::Transcriber;
             let t = hark_transcribe::whisper::WhisperTranscriber::load(&model).unwrap();
