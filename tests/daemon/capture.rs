@@ -75,7 +75,7 @@ impl CaptureBackend for FakeBackend {
             channels: 2,
             frames_per_callback: 480,
             realtime: self.realtime,
-            queue_chunks: 10_000,
+            queue_samples: 48_000 * 2 * 60,
             fail_at_end: self.fail_at_end,
         })?;
         self.alive.fetch_add(1, Ordering::SeqCst);
@@ -189,6 +189,28 @@ async fn a_departed_owner_s_capture_stops_and_closes_the_device() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the device stayed open after its owner left");
+}
+
+#[tokio::test]
+async fn a_stream_that_would_be_refused_never_opens_the_device() {
+    let backend = FakeBackend { realtime: true, audio: vec![0.0; 48_000 * 2 * 60], ..Default::default() };
+    let alive = backend.alive.clone();
+    let d = daemon_with(backend).await;
+    let c = d.client().await;
+    start(&c, json!({ "kind": "mic" })).await;
+    let taken = json!({ "audio_source": { "kind": "mic" }, "session_id": "dictation" });
+    c.call("voice.transcribe_stream.start", taken.clone()).await.unwrap();
+    assert_eq!(c.call("voice.transcribe_stream.start", taken).await.unwrap_err().code(), -32012);
+    for _ in 2..hark_core::voice::MAX_STREAMS_PER_CONNECTION {
+        start(&c, json!({ "kind": "mic" })).await;
+    }
+    let e = c.call("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "mic" } })).await;
+    assert_eq!(e.unwrap_err().code(), -32011);
+    assert_eq!(
+        alive.load(Ordering::SeqCst),
+        hark_core::voice::MAX_STREAMS_PER_CONNECTION,
+        "refused: never opened"
+    );
 }
 
 // ---- the real sound system (cpal) with the virtual microphone ----

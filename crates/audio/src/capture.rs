@@ -17,9 +17,9 @@ use cpal::{ErrorKind, FromSample, SampleFormat, SizedSample};
 
 use crate::source::{CaptureQueue, CaptureWriter, InputDevice, QueuedSource, SourceError};
 
-/// Device buffers a capture queue holds: at 10 ms per buffer, 40 s of audio, so a reader busy
-/// with a long decode loses nothing; past that the device drops (and counts) rather than waits.
-const QUEUE_CHUNKS: usize = 4096;
+/// Audio a capture queue holds: a reader busy with a long decode loses nothing; past that the
+/// device drops (and counts) rather than waits.
+const QUEUE_SECONDS: usize = 40;
 /// How long opening a device may take before it counts as unavailable.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rates listed for a device whose range covers them.
@@ -178,7 +178,8 @@ fn open_on_thread(
                 let config = device
                     .default_input_config()
                     .map_err(|e| cpal_error("the audio device cannot be opened", e))?;
-                let (writer, queue) = CaptureQueue::new(QUEUE_CHUNKS);
+                let samples_per_s = config.sample_rate() as usize * config.channels() as usize;
+                let (writer, queue) = CaptureQueue::new(QUEUE_SECONDS * samples_per_s);
                 let stream = build_stream(&device, &config, writer.clone())?;
                 Ok((stream, writer, queue, config.sample_rate(), config.channels() as usize))
             })();

@@ -105,7 +105,8 @@ impl PushConverter {
     }
 }
 
-/// The bounded hand-off between a device callback and the reading thread. The callback side
+/// The bounded hand-off between a device callback and the reading thread, bounded in samples
+/// (device buffers range from a few to hundreds of milliseconds). The callback side
 /// ([`CaptureWriter`]) never blocks: what does not fit is counted and dropped.
 #[derive(Debug)]
 pub struct CaptureQueue {
@@ -116,21 +117,24 @@ pub struct CaptureQueue {
 #[derive(Debug, Default)]
 struct Shared {
     dropped: AtomicU64,
+    /// Samples sent and not yet read.
+    queued: AtomicU64,
+    max_samples: u64,
     failure: Mutex<Option<SourceError>>,
 }
 
 /// The device side of a [`CaptureQueue`]; `Send`, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CaptureWriter {
-    tx: mpsc::SyncSender<Vec<f32>>,
+    tx: mpsc::Sender<Vec<f32>>,
     shared: Arc<Shared>,
 }
 
 impl CaptureQueue {
-    /// A queue of at most `chunks` device buffers.
-    pub fn new(chunks: usize) -> (CaptureWriter, CaptureQueue) {
-        let (tx, rx) = mpsc::sync_channel(chunks);
-        let shared = Arc::new(Shared::default());
+    /// A queue of at most `max_samples` samples (all channels).
+    pub fn new(max_samples: usize) -> (CaptureWriter, CaptureQueue) {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared { max_samples: max_samples as u64, ..Shared::default() });
         (CaptureWriter { tx, shared: shared.clone() }, CaptureQueue { rx, shared })
     }
 
@@ -156,6 +160,7 @@ impl CaptureQueue {
         while let Ok(more) = self.rx.try_recv() {
             out.extend_from_slice(&more);
         }
+        self.shared.queued.fetch_sub(out.len() as u64, Ordering::AcqRel);
         Ok(Some(out))
     }
 
@@ -170,12 +175,13 @@ impl CaptureQueue {
 }
 
 impl CaptureWriter {
-    /// Queues a copy of `samples`, or counts them as dropped when the queue is full. Never blocks.
+    /// Queues `samples`, or counts them as dropped when the queue is full. Never blocks (the
+    /// channel is unbounded; the bound is the sample count checked here).
     pub fn push(&self, samples: Vec<f32>) {
         let n = samples.len() as u64;
-        if let Err(mpsc::TrySendError::Full(_) | mpsc::TrySendError::Disconnected(_)) =
-            self.tx.try_send(samples)
-        {
+        let queued = self.shared.queued.fetch_add(n, Ordering::AcqRel);
+        if queued + n > self.shared.max_samples || self.tx.send(samples).is_err() {
+            self.shared.queued.fetch_sub(n, Ordering::AcqRel);
             self.shared.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }
@@ -300,15 +306,15 @@ pub struct FakeDeviceConfig {
     pub frames_per_callback: usize,
     /// Pace: real time when true, as fast as possible otherwise.
     pub realtime: bool,
-    /// Buffers the queue holds before the device drops.
-    pub queue_chunks: usize,
+    /// Samples (all channels) the queue holds before the device drops.
+    pub queue_samples: usize,
     /// Report the device lost after its audio instead of just ending.
     pub fail_at_end: bool,
 }
 
 impl FakeDevice {
     pub fn start(config: FakeDeviceConfig) -> Result<QueuedSource, SourceError> {
-        let (writer, queue) = CaptureQueue::new(config.queue_chunks);
+        let (writer, queue) = CaptureQueue::new(config.queue_samples);
         let (rate, channels) = (config.rate, config.channels);
         let thread = std::thread::Builder::new()
             .name("hark-fake-device".into())
@@ -372,7 +378,7 @@ mod tests {
             channels: 2,
             frames_per_callback: 480,
             realtime: false,
-            queue_chunks: 1000,
+            queue_samples: 1_000_000,
             fail_at_end: false,
         })
         .unwrap();
@@ -387,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_blocking_the_device() {
-        let (writer, queue) = CaptureQueue::new(2);
+        let (writer, queue) = CaptureQueue::new(200);
         let t = Instant::now();
         for _ in 0..10 {
             writer.push(vec![0.0; 100]);
@@ -405,7 +411,7 @@ mod tests {
             channels: 1,
             frames_per_callback: 160,
             realtime: false,
-            queue_chunks: 1000,
+            queue_samples: 1_000_000,
             fail_at_end: true,
         })
         .unwrap();

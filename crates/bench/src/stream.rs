@@ -39,11 +39,14 @@ pub fn run(args: StreamArgs) -> Result<(), String> {
     let (audio, _) = hark_audio::wav::read_file_16k_mono(&audio_path).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (mut partial_lags, mut final_lags, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut partials_at, mut finals_at) = (Vec::new(), Vec::new());
     for run in 0..args.runs.max(1) {
         let (p, f, text) = rt.block_on(one_run(&model, &audio))?;
         eprintln!("run {}: {} partials, {} finals: {text}", run + 1, p.len(), f.len());
-        partial_lags.extend(p);
-        final_lags.extend(f);
+        partial_lags.extend(p.iter().map(|(_, lag)| lag));
+        final_lags.extend(f.iter().map(|(_, lag)| lag));
+        partials_at.extend(p);
+        finals_at.extend(f);
         texts.push(text);
     }
     partial_lags.sort_by(f64::total_cmp);
@@ -73,11 +76,44 @@ pub fn run(args: StreamArgs) -> Result<(), String> {
         pct(&final_lags, 0.9),
         max(&final_lags)
     );
+    if audio.len() > 16_000 * 120 {
+        by_minute(&partials_at, &finals_at);
+    }
     println!("\nFinals of the last run: {}", texts.last().cloned().unwrap_or_default());
     Ok(())
 }
 
-async fn one_run(model: &std::path::Path, audio: &[f32]) -> Result<(Vec<f64>, Vec<f64>, String), String> {
+/// Drift: the lags of each minute of audio (by the audio time an event covers up to).
+fn by_minute(partials: &[(f64, f64)], finals: &[(f64, f64)]) {
+    let minutes = partials.iter().chain(finals).map(|(t, _)| (*t / 60.0) as usize).max().unwrap_or(0) + 1;
+    let of_minute = |v: &[(f64, f64)], m: usize| {
+        let mut lags: Vec<f64> =
+            v.iter().filter(|(t, _)| (*t / 60.0) as usize == m).map(|(_, l)| *l).collect();
+        lags.sort_by(f64::total_cmp);
+        lags
+    };
+    println!("\n### Drift: lag per minute of audio\n");
+    println!("| minute | partials | partial p50 s | partial p90 s | finals | final p50 s | final max s |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for m in 0..minutes {
+        let (p, f) = (of_minute(partials, m), of_minute(finals, m));
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} |",
+            m + 1,
+            p.len(),
+            pct(&p, 0.5),
+            pct(&p, 0.9),
+            f.len(),
+            pct(&f, 0.5),
+            f.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+}
+
+/// Partials and finals as (audio time covered up to, lag) in seconds, and the finals' text.
+type Timed = (Vec<(f64, f64)>, Vec<(f64, f64)>, String);
+
+async fn one_run(model: &std::path::Path, audio: &[f32]) -> Result<Timed, String> {
     let loader: hark_core::config::ModelLoader = Arc::new(|p: &std::path::Path| {
         let t = hark_transcribe::whisper::WhisperTranscriber::load(p)?;
         Ok(Arc::new(t) as Arc<dyn hark_transcribe::Transcriber>)
@@ -127,9 +163,9 @@ async fn one_run(model: &std::path::Path, audio: &[f32]) -> Result<(Vec<f64>, Ve
                 eprintln!("{now:7.3} s  {e}");
             }
             match e["type"].as_str() {
-                Some("partial") => partials.push(now - t1),
+                Some("partial") => partials.push((t1, now - t1)),
                 Some("transcript") => {
-                    finals.push(now - t1);
+                    finals.push((t1, now - t1));
                     text.push(e["text"].as_str().unwrap_or_default().to_string());
                 }
                 Some("done") => break,

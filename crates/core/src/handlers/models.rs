@@ -50,13 +50,15 @@ pub async fn pull(
 ) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let NameParams { name } = parse(params)?;
-    let (to, shutdown) = (conn.clone(), daemon.shutdown.clone());
+    // The connection's token: a client that leaves (or a daemon that stops) ends its download,
+    // keeping the part for the next pull.
+    let (to, cancel) = (conn.clone(), conn.cancel.clone());
     let installed = blocking(daemon, move |store| {
         let mut report = |bytes, total| {
             let progress = PullProgress { name: name.clone(), bytes, total };
             to.send(&notification("models.pull_progress", json!(progress)));
         };
-        store.pull(&name, &mut report, &|| shutdown.is_cancelled())
+        store.pull(&name, &mut report, &|| cancel.is_cancelled())
     })
     .await?;
     tracing::info!(model = %installed.name, "model pulled");

@@ -92,6 +92,7 @@ pub async fn start(
         daemon.engine.get_model(&daemon.admission, model.as_deref().map(|p| (p, "options.model"))).await?;
     // Opened last, once everything else is known to work: a device is not opened for a stream
     // that would fail anyway.
+    daemon.voice.check_can_start(conn, &id)?;
     let reader = open_source(daemon, &params.audio_source).await?;
     let stream = Stream {
         id: id.clone(),

@@ -102,16 +102,27 @@ const POLL: Duration = Duration::from_millis(100);
 /// Moves a source's audio into its stream on a thread of its own, until the source ends (the
 /// stream gets `source_ended`), fails (`error`, then `done`), or the stream is gone. The source
 /// (and its device) is dropped on that thread when the pump ends. `dropped_ms` mirrors what the
-/// device had to drop.
+/// device had to drop; the stream gets that much silence in its place, so timestamps after a
+/// drop still match the audio's own time (the gap is placed where the drop is noticed).
 pub fn spawn_pump(
     mut source: Box<dyn AudioSource>,
     commands: mpsc::Sender<Command>,
     dropped_ms: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new().name("hark-source".into()).spawn(move || {
+        let mut gap_filled_ms = 0;
         loop {
             let read = source.read(POLL);
-            dropped_ms.store(source.dropped_ms(), Ordering::Relaxed);
+            let dropped = source.dropped_ms();
+            dropped_ms.store(dropped, Ordering::Relaxed);
+            if dropped > gap_filled_ms {
+                let silence = vec![0.0; hark_audio::ms_to_samples(dropped - gap_filled_ms) as usize];
+                gap_filled_ms = dropped;
+                tracing::warn!(dropped_ms = dropped, "the stream fell behind its device: audio was dropped");
+                if commands.blocking_send(Command::Audio(silence)).is_err() {
+                    return;
+                }
+            }
             match read {
                 Ok(Some(samples)) if samples.is_empty() => {
                     if commands.is_closed() {
@@ -139,4 +150,70 @@ pub fn spawn_pump(
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plays a script of reads: (samples, dropped_ms after the read), then ends or fails.
+    struct Scripted {
+        reads: std::collections::VecDeque<(Vec<f32>, u64)>,
+        dropped: u64,
+        fail: Option<SourceError>,
+    }
+
+    impl AudioSource for Scripted {
+        fn read(&mut self, _: Duration) -> Result<Option<Vec<f32>>, SourceError> {
+            match self.reads.pop_front() {
+                Some((samples, dropped)) => {
+                    self.dropped = dropped;
+                    Ok(Some(samples))
+                }
+                None => self.fail.take().map_or(Ok(None), Err),
+            }
+        }
+        fn dropped_ms(&self) -> u64 {
+            self.dropped
+        }
+    }
+
+    async fn commands_of(source: Scripted) -> (Vec<Command>, u64) {
+        let (tx, mut rx) = mpsc::channel(64);
+        let dropped = Arc::new(AtomicU64::new(0));
+        spawn_pump(Box::new(source), tx, dropped.clone()).unwrap();
+        let mut out = Vec::new();
+        while let Some(c) = rx.recv().await {
+            out.push(c);
+        }
+        (out, dropped.load(Ordering::Relaxed))
+    }
+
+    fn lengths(commands: &[Command]) -> Vec<usize> {
+        commands.iter().filter_map(|c| if let Command::Audio(a) = c { Some(a.len()) } else { None }).collect()
+    }
+
+    #[tokio::test]
+    async fn dropped_audio_becomes_silence_so_the_timeline_stays_true() {
+        let reads = vec![(vec![0.5; 320], 0), (vec![], 0), (vec![0.5; 320], 100), (vec![0.5; 160], 100)];
+        let source = Scripted { reads: reads.into(), dropped: 0, fail: None };
+        let (commands, dropped) = commands_of(source).await;
+        // The 100 ms gap (1,600 samples of silence) comes before the audio read after it; the
+        // empty read sends nothing.
+        assert_eq!(lengths(&commands), [320, 1_600, 320, 160]);
+        assert!(matches!(commands.last(), Some(Command::Stop(DoneReason::SourceEnded, None))));
+        assert_eq!(dropped, 100);
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_ends_with_fail_after_its_audio() {
+        let reads = vec![(vec![0.1; 320], 0)];
+        let lost = SourceError::Lost("the audio device was disconnected".into());
+        let (commands, _) = commands_of(Scripted { reads: reads.into(), dropped: 0, fail: Some(lost) }).await;
+        assert_eq!(lengths(&commands), [320]);
+        assert!(
+            matches!(commands.last(), Some(Command::Fail { code, .. }) if code == "device_lost"),
+            "{commands:?}"
+        );
+    }
 }

@@ -23,8 +23,8 @@ pub const MAX_LOADED: usize = 2;
 
 pub struct Engine {
     choice: TranscriberChoice,
-    /// Loaded models, least recently used first.
-    loaded: Mutex<Vec<(PathBuf, Arc<dyn Transcriber>)>>,
+    /// Loaded models, least recently used first, with the identity of the file each came from.
+    loaded: Mutex<Vec<Loaded>>,
     /// Serializes loads so two first uses do not load a model twice.
     loading: tokio::sync::Mutex<()>,
 }
@@ -33,6 +33,18 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("choice", &self.choice).finish_non_exhaustive()
     }
+}
+
+/// Size and modification time: a model file replaced under the same path (removed and imported
+/// again, or changed by `hark models` while the daemon runs) is not served from the cache.
+type FileIdentity = (u64, std::time::SystemTime);
+
+/// A loaded model: its path, the identity of the file it was loaded from, the model.
+type Loaded = (PathBuf, Option<FileIdentity>, Arc<dyn Transcriber>);
+
+fn identity(path: &Path) -> Option<FileIdentity> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }
 
 /// The error for a model that cannot be used (PROTOCOL §3: "not found" for a missing model).
@@ -45,24 +57,30 @@ impl Engine {
         Engine { choice, loaded: Mutex::new(Vec::new()), loading: tokio::sync::Mutex::const_new(()) }
     }
 
-    /// The loaded model at `path`, marked most recently used.
+    /// The loaded model at `path`, marked most recently used; `None` (and the entry dropped)
+    /// when the file there is no longer the one that was loaded.
     fn cached(&self, path: &Path) -> Option<Arc<dyn Transcriber>> {
+        let now = identity(path);
         let mut loaded = crate::lock(&self.loaded);
-        let i = loaded.iter().position(|(p, _)| p == path)?;
+        let i = loaded.iter().position(|(p, _, _)| p == path)?;
         let entry = loaded.remove(i);
-        let t = entry.1.clone();
+        if entry.1.is_none() || entry.1 != now {
+            tracing::info!(model = %path.display(), "the model file changed: loading it again");
+            return None;
+        }
+        let t = entry.2.clone();
         loaded.push(entry);
         Some(t)
     }
 
     /// Drops the loaded model at `path` (it was removed); streams using it keep it until they end.
     pub fn unload(&self, path: &Path) {
-        crate::lock(&self.loaded).retain(|(p, _)| p != path);
+        crate::lock(&self.loaded).retain(|(p, _, _)| p != path);
     }
 
     /// Whether the model at `path` is loaded now (tests and `server.info`).
     pub fn is_loaded(&self, path: &Path) -> bool {
-        crate::lock(&self.loaded).iter().any(|(p, _)| p == path)
+        crate::lock(&self.loaded).iter().any(|(p, _, _)| p == path)
     }
     /// The model file this daemon transcribes with (none for the fake): `models.remove` refuses it.
     pub fn model_path(&self) -> Option<&std::path::Path> {
@@ -78,8 +96,8 @@ impl Engine {
             TranscriberChoice::Fake => (Some("fake".into()), true),
             TranscriberChoice::Model { path, .. } => {
                 let loaded = crate::lock(&self.loaded);
-                match loaded.iter().find(|(p, _)| p == path) {
-                    Some((_, t)) => (Some(t.name().to_string()), true),
+                match loaded.iter().find(|(p, _, _)| p == path) {
+                    Some((_, _, t)) => (Some(t.name().to_string()), true),
                     None => (Some(path.display().to_string()), false),
                 }
             }
@@ -122,22 +140,25 @@ impl Engine {
         let _permit = admission.acquire().await?;
         tracing::info!(model = %path.display(), "loading the model");
         let load_path = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || loader(&load_path))
+        // The identity is taken before loading: a file replaced during the load is loaded again
+        // on its next use.
+        let loaded = tokio::task::spawn_blocking(move || (identity(&load_path), loader(&load_path)))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "the model loader panicked");
                 RpcError::internal()
-            })?
-            .map_err(|e| {
-                tracing::warn!(error = %e, "model failed to load");
-                model_error(e)
             })?;
+        let (file, loaded) = loaded;
+        let loaded = loaded.map_err(|e| {
+            tracing::warn!(error = %e, "model failed to load");
+            model_error(e)
+        })?;
         let mut cache = crate::lock(&self.loaded);
         if cache.len() >= MAX_LOADED {
-            let (dropped, _) = cache.remove(0);
+            let (dropped, _, _) = cache.remove(0);
             tracing::info!(model = %dropped.display(), "unloading the least recently used model");
         }
-        cache.push((path, loaded.clone()));
+        cache.push((path, file, loaded.clone()));
         Ok(loaded)
     }
 }

@@ -38,11 +38,14 @@ struct Entry {
     dropped_ms: Arc<AtomicU64>,
     /// Ends the stream when its owner is gone (a source's pump still holds a command sender).
     owner_gone: CancellationToken,
+    /// Tells this stream's entry from a later one that reuses its id.
+    generation: u64,
 }
 
 #[derive(Default)]
 pub struct VoiceStreams {
     streams: Mutex<HashMap<String, Arc<Entry>>>,
+    generations: AtomicU64,
 }
 
 impl std::fmt::Debug for VoiceStreams {
@@ -64,8 +67,24 @@ impl VoiceStreams {
         Ok(entry)
     }
 
-    /// Registers and starts a stream (its id already checked and unused). `reader` is the opened
-    /// source for kinds the daemon reads itself; `pcm_push` has none.
+    /// Whether `conn` may start a stream `id` now (checked again by `start`): called before a
+    /// device is opened, so a stream that would be refused never turns the microphone on.
+    pub fn check_can_start(&self, conn: &Connection, id: &str) -> Result<(), RpcError> {
+        let streams = self.lock();
+        if streams.contains_key(id) {
+            return Err(RpcError::conflict(format!("voice session {id} already exists")));
+        }
+        if streams.values().filter(|e| e.owner == conn.session_id).count() >= MAX_STREAMS_PER_CONNECTION {
+            return Err(RpcError::busy(format!(
+                "at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Registers and starts a stream. `reader` is the opened source for kinds the daemon reads
+    /// itself; `pcm_push` has none. A refused reader is closed on a blocking thread (closing a
+    /// device may wait).
     pub fn start(
         self: &Arc<Self>,
         conn: &Arc<Connection>,
@@ -74,28 +93,52 @@ impl VoiceStreams {
         reader: Option<Box<dyn AudioSource>>,
         stream: session::Stream,
     ) -> Result<(), RpcError> {
+        let started = self.start_inner(conn, id, source, reader, stream);
+        started.map_err(|(e, reader)| {
+            if let Some(reader) = reader {
+                tokio::task::spawn_blocking(move || drop(reader));
+            }
+            e
+        })
+    }
+
+    fn start_inner(
+        self: &Arc<Self>,
+        conn: &Arc<Connection>,
+        id: String,
+        source: AudioSourceSpec,
+        reader: Option<Box<dyn AudioSource>>,
+        stream: session::Stream,
+    ) -> Result<(), (RpcError, Option<Box<dyn AudioSource>>)> {
         let converter = match (&source, &reader) {
-            (AudioSourceSpec::PcmPush { sample_rate, channels, .. }, None) => Some(Mutex::new(
-                PushConverter::new(*sample_rate, *channels as usize)
-                    .map_err(|e| RpcError::invalid_params("audio_source", e.to_string()))?,
-            )),
+            (AudioSourceSpec::PcmPush { sample_rate, channels, .. }, None) => {
+                match PushConverter::new(*sample_rate, *channels as usize) {
+                    Ok(c) => Some(Mutex::new(c)),
+                    Err(e) => return Err((RpcError::invalid_params("audio_source", e.to_string()), reader)),
+                }
+            }
             (AudioSourceSpec::PcmPush { .. }, Some(_)) | (_, None) => {
-                return Err(RpcError::invalid_params("audio_source", "this source cannot be opened"));
+                return Err((
+                    RpcError::invalid_params("audio_source", "this source cannot be opened"),
+                    reader,
+                ));
             }
             (_, Some(_)) => None,
         };
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let dropped_ms = Arc::new(AtomicU64::new(0));
         let owner_gone = CancellationToken::new();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         {
             let mut streams = self.lock();
             if streams.contains_key(&id) {
-                return Err(RpcError::conflict(format!("voice session {id} already exists")));
+                return Err((RpcError::conflict(format!("voice session {id} already exists")), reader));
             }
             if streams.values().filter(|e| e.owner == conn.session_id).count() >= MAX_STREAMS_PER_CONNECTION {
-                return Err(RpcError::busy(format!(
+                let e = RpcError::busy(format!(
                     "at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection"
-                )));
+                ));
+                return Err((e, reader));
             }
             let entry = Entry {
                 owner: conn.session_id.clone(),
@@ -105,6 +148,7 @@ impl VoiceStreams {
                 converter,
                 dropped_ms: dropped_ms.clone(),
                 owner_gone: owner_gone.clone(),
+                generation,
             };
             streams.insert(id.clone(), Arc::new(entry));
         }
@@ -112,16 +156,25 @@ impl VoiceStreams {
         let task_id = id.clone();
         tokio::spawn(async move {
             session::run(stream, rx, owner_gone).await;
-            registry.lock().remove(&task_id);
+            registry.remove_own(&task_id, generation);
         });
         if let Some(reader) = reader
             && let Err(e) = capture::spawn_pump(reader, tx, dropped_ms)
         {
             tracing::error!(error = %e, "cannot start an audio source thread");
-            self.lock().remove(&id); // its commands close: the stream task ends
-            return Err(RpcError::internal());
+            self.remove_own(&id, generation); // its commands close: the stream task ends
+            return Err((RpcError::internal(), None));
         }
         Ok(())
+    }
+
+    /// Removes `id` if it is still the entry of the given generation (a stream that ended late
+    /// never removes a newer stream that reused its id).
+    fn remove_own(&self, id: &str, generation: u64) {
+        let mut streams = self.lock();
+        if streams.get(id).is_some_and(|e| e.generation == generation) {
+            streams.remove(id);
+        }
     }
 
     /// `voice.transcribe_stream.push`: decodes, converts, queues. Returns the samples taken
