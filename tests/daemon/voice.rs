@@ -337,6 +337,34 @@ async fn real_model_streams_jfk_word_for_word() {
     assert_eq!(info["model"], json!({ "name": "tiny.en", "loaded": true }));
     let r = c.call("transcribe", json!({ "path": jfk_path().display().to_string() })).await.unwrap();
     assert_eq!(words(r["text"].as_str().unwrap()), words(JFK_TEXT));
+
+    // Binary frames (§6.4) at real-time pace, as a live client sends them: partials come while
+    // the speech goes on, before the first final.
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()).collect();
+    let send = async {
+        let mut next = tokio::time::Instant::now();
+        for (seq, piece) in jfk().chunks(1_600).enumerate() {
+            let mut frame = vec![0x01];
+            frame.extend_from_slice(&uuid);
+            frame.extend_from_slice(&(seq as u64).to_le_bytes());
+            frame.push(0x00);
+            frame.extend(s16le(piece));
+            c.send_binary(frame).await.unwrap();
+            next += Duration::from_millis(100);
+            tokio::time::sleep_until(next).await;
+        }
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })).await.unwrap();
+    };
+    let ((), events) = tokio::join!(send, events_until_done(&c, &id));
+    check_order(&events);
+    let finals = of_type(&events, "transcript");
+    let text: Vec<&str> = finals.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(words(&text.join(" ")), words(JFK_TEXT), "{text:?}");
+    let first_final = events.iter().position(|e| e["type"] == "transcript").unwrap();
+    assert!(events[..first_final].iter().any(|e| e["type"] == "partial"), "no partial before the first final");
+    assert!(finals[0]["t0_ms"].as_u64().unwrap() <= 700);
+    assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 10_700);
 }
 
 #[tokio::test]
