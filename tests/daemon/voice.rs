@@ -362,7 +362,10 @@ async fn real_model_streams_jfk_word_for_word() {
     let text: Vec<&str> = finals.iter().map(|e| e["text"].as_str().unwrap()).collect();
     assert_eq!(words(&text.join(" ")), words(JFK_TEXT), "{text:?}");
     let first_final = events.iter().position(|e| e["type"] == "transcript").unwrap();
-    assert!(events[..first_final].iter().any(|e| e["type"] == "partial"), "no partial before the first final");
+    assert!(
+        events[..first_final].iter().any(|e| e["type"] == "partial"),
+        "no partial before the first final"
+    );
     assert!(finals[0]["t0_ms"].as_u64().unwrap() <= 700);
     assert!(finals.last().unwrap()["t1_ms"].as_u64().unwrap() >= 10_700);
 }
@@ -456,4 +459,79 @@ async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
         "generated speech: streaming WER {w:.3} {hypothesis:?}; whole file in one call WER {w_whole:.3}: {whole}"
     );
     assert!(w <= w_whole + 0.2, "streaming WER {w:.3} vs {w_whole:.3} for the whole file: {hypothesis:?}");
+}
+
+/// The fake transcriber, slowed down like a model too big for the machine: each final takes
+/// `delay` (partials are instant); counts the finals decoded.
+struct Slow {
+    inner: hark_transcribe::fake::FakeTranscriber,
+    delay: Duration,
+    finals: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl hark_transcribe::Transcriber for Slow {
+    fn name(&self) -> &str {
+        "slow-fake"
+    }
+    fn transcribe(
+        &self,
+        audio: &[f32],
+        options: &hark_transcribe::Options,
+    ) -> Result<hark_transcribe::Transcript, hark_transcribe::TranscribeError> {
+        if !options.partial {
+            std::thread::sleep(self.delay);
+            self.finals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.transcribe(audio, options)
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_catches_up_with_larger_segments() {
+    // jfk.wav twice at real-time pace (22 s, 7 speech segments, 5 finals when decoded one per
+    // segment of 2 s and more) with finals that take 6 s each: one decode per final needs 30 s
+    // and falls further behind with every segment (measured without catching up: 5 decodes, the
+    // stream ends 11.0 s after its audio); joined while behind: 4 decodes, 6.0 s.
+    let finals = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = finals.clone();
+    let loader: hark_core::config::ModelLoader = Arc::new(move |_: &Path| {
+        let slow = Slow {
+            inner: hark_transcribe::fake::FakeTranscriber::new(),
+            delay: Duration::from_secs(6),
+            finals: counter.clone(),
+        };
+        Ok(Arc::new(slow) as Arc<dyn hark_transcribe::Transcriber>)
+    });
+    let d = TestDaemon::start_with(move |c| {
+        c.transcriber = TranscriberChoice::Model { path: jfk_path(), loader }
+    })
+    .await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    let audio: Vec<f32> = jfk().into_iter().chain(jfk()).collect();
+    let send = async {
+        let mut next = tokio::time::Instant::now();
+        for piece in audio.chunks(1_600) {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
+            c.call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
+                .await
+                .unwrap();
+            next += Duration::from_millis(100);
+            tokio::time::sleep_until(next).await;
+        }
+        let pushed = tokio::time::Instant::now();
+        c.call_timeout("voice.transcribe_stream.stop", json!({ "session_id": id }), LONG * 3).await.unwrap();
+        pushed.elapsed()
+    };
+    let (stop_took, events) = tokio::join!(send, events_until_done(&c, &id));
+    check_order(&events);
+    let segments = of_type(&events, "speech_end").len();
+    let decoded = finals.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(segments >= 6, "{segments} segments");
+    assert!(decoded <= 4, "{decoded} decodes for {segments} segments: no catching up");
+    // Everything was transcribed: the finals cover the speech to its end.
+    let last = of_type(&events, "transcript").last().unwrap()["t1_ms"].as_u64().unwrap();
+    assert!(last >= 21_500, "the last final ends at {last} ms");
+    // One decode after the audio ended, not a growing backlog of them.
+    assert!(stop_took < Duration::from_secs(9), "the stream ended {stop_took:?} after its audio");
 }

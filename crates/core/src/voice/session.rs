@@ -42,6 +42,13 @@ const KEEP_BEFORE_MS: u64 = 1_000;
 pub const MIN_FINAL_MS: u64 = 2_000;
 /// ...unless the silence after it lasts this long.
 pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
+/// How far the stream may fall behind its audio (wall time since the first audio minus the audio
+/// taken) before it catches up: while behind, an ended segment is not decoded alone but joined
+/// with the speech that follows (up to MAX_SEGMENT_MS, or until a pause of SHORT_SEGMENT_WAIT_MS),
+/// and no partials are started. Fewer, larger decodes cost less than one per segment (each pays
+/// the encoder's minimum window), so the backlog shrinks instead of latency growing. A client
+/// that pushes faster than real time is never behind.
+pub const CATCH_UP_LAG_MS: i64 = 1_500;
 
 /// A final is decoded with the audio of the finals that started at most this long before it as
 /// left context, and keeps only the words after theirs (`hark_transcribe::Context`). Measured
@@ -95,6 +102,8 @@ struct State {
     partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
     /// The open segment's committed partial words (LocalAgreement-2).
     agreement: Agreement,
+    /// When the first audio came (for how far behind its audio the stream is).
+    first_audio_at: Option<std::time::Instant>,
 }
 
 /// Runs the stream until it is stopped or its commands end (owner gone).
@@ -115,6 +124,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
         partial: None,
         partial_tx,
         agreement: Agreement::default(),
+        first_audio_at: None,
     };
     loop {
         tokio::select! {
@@ -171,7 +181,20 @@ impl State {
         self.audio.get(a.min(b)..b).map(<[f32]>::to_vec).unwrap_or_default()
     }
 
+    /// Whether the stream is more than CATCH_UP_LAG_MS behind its audio.
+    fn behind(&self) -> bool {
+        let Some(first) = self.first_audio_at else { return false };
+        let lag = first.elapsed().as_millis() as i64 - samples_to_ms(self.pos) as i64;
+        lag > CATCH_UP_LAG_MS
+    }
+
     async fn audio_in(&mut self, samples: &[f32]) {
+        if self.first_audio_at.is_none() {
+            // The first chunk's own duration has already passed in real time.
+            let took = std::time::Duration::from_millis(samples_to_ms(samples.len() as u64));
+            self.first_audio_at =
+                std::time::Instant::now().checked_sub(took).or(Some(std::time::Instant::now()));
+        }
         self.audio.extend_from_slice(samples);
         self.pos += samples.len() as u64;
         for level in self.meter.push(samples) {
@@ -216,6 +239,11 @@ impl State {
                     Some(start) if sample - start < ms_to_samples(MIN_FINAL_MS) => {
                         self.pending_end = Some(sample)
                     }
+                    // Behind: join this segment with the speech that follows (catch up).
+                    Some(_) if self.behind() => {
+                        tracing::debug!(session = %self.stream.id, "behind its audio: joining segments");
+                        self.pending_end = Some(sample)
+                    }
                     Some(start) => {
                         self.open = None;
                         self.final_for(start, sample).await;
@@ -234,6 +262,8 @@ impl State {
             // The speaker has paused: a final may be near, and it must not share the CPU.
             || self.segmenter.trailing_silence() >= ms_to_samples(TRAILING_SILENCE_NO_PARTIAL_MS)
             || self.pos - self.partial_pos < ms_to_samples(PARTIAL_EVERY_MS)
+            // Behind its audio: compute goes to the finals.
+            || self.behind()
         {
             return;
         }
