@@ -27,6 +27,16 @@ fn s16le(samples: &[f32]) -> Vec<u8> {
     samples.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()).collect()
 }
 
+/// A binary audio frame (PROTOCOL §6.4) for the session `id` (32 hex chars): s16le PCM.
+fn binary_frame(id: &str, seq: u64, pcm: &[f32]) -> Vec<u8> {
+    let mut frame = vec![0x01];
+    frame.extend((0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()));
+    frame.extend_from_slice(&seq.to_le_bytes());
+    frame.push(0x00);
+    frame.extend(s16le(pcm));
+    frame
+}
+
 pub(crate) async fn start(c: &Client, source: Value) -> String {
     let r = c.call("voice.transcribe_stream.start", json!({ "audio_source": source })).await.unwrap();
     r["session_id"].as_str().unwrap().to_string()
@@ -116,16 +126,10 @@ async fn binary_frames_at_48k_stereo() {
     let d = TestDaemon::start().await;
     let c = d.client().await;
     let id = start(&c, json!({ "kind": "pcm_push", "sample_rate": 48000, "channels": 2 })).await;
-    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()).collect();
     // jfk at 48 kHz stereo: each sample three times, on both channels.
     let audio: Vec<f32> = jfk().iter().flat_map(|&s| [s; 6]).collect();
     for (seq, piece) in audio.chunks(9600).enumerate() {
-        let mut frame = vec![0x01];
-        frame.extend_from_slice(&uuid);
-        frame.extend_from_slice(&(seq as u64).to_le_bytes());
-        frame.push(0x00);
-        frame.extend(s16le(piece));
-        c.send_binary(frame).await.unwrap();
+        c.send_binary(binary_frame(&id, seq as u64, piece)).await.unwrap();
     }
     c.send_binary(vec![0x02, 1, 2]).await.unwrap(); // unknown frame: ignored
     let (stopped, events) = tokio::join!(
@@ -341,16 +345,10 @@ async fn real_model_streams_jfk_word_for_word() {
     // Binary frames (§6.4) at real-time pace, as a live client sends them: partials come while
     // the speech goes on, before the first final.
     let id = start(&c, json!({ "kind": "pcm_push" })).await;
-    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()).collect();
     let send = async {
         let mut next = tokio::time::Instant::now();
         for (seq, piece) in jfk().chunks(1_600).enumerate() {
-            let mut frame = vec![0x01];
-            frame.extend_from_slice(&uuid);
-            frame.extend_from_slice(&(seq as u64).to_le_bytes());
-            frame.push(0x00);
-            frame.extend(s16le(piece));
-            c.send_binary(frame).await.unwrap();
+            c.send_binary(binary_frame(&id, seq as u64, piece)).await.unwrap();
             next += Duration::from_millis(100);
             tokio::time::sleep_until(next).await;
         }

@@ -69,13 +69,12 @@ pub async fn start(
                 "must match ^[A-Za-z0-9_-][A-Za-z0-9._:-]{0,127}$",
             ));
         }
-        Some(id) if daemon.voice.exists(&id) => {
-            return Err(RpcError::conflict(format!("voice session {id} already exists")));
-        }
         Some(id) => id,
         // 32 hex chars: the id binary audio frames carry (PROTOCOL §6.4).
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
+    // Before the person is asked anything; again below, before a device opens (the gate may wait).
+    daemon.voice.check_can_start(conn, &id)?;
     let model = chosen_model(daemon, params.options.model.as_deref(), "options.model")?;
     if let AudioSourceSpec::File { path, .. } = &params.audio_source
         && !std::path::Path::new(path).is_file()
@@ -100,6 +99,7 @@ pub async fn start(
         transcriber,
         options,
         partials: params.options.partials.unwrap_or(true),
+        live: !matches!(params.audio_source, AudioSourceSpec::File { realtime: false, .. }),
     };
     daemon.voice.start(conn, id.clone(), params.audio_source, reader, stream)?;
     reply(&json!({ "session_id": id }))

@@ -42,6 +42,17 @@ struct Entry {
     generation: u64,
 }
 
+/// Why `conn` may not start a stream `id` now: the id is taken, or the connection has its limit.
+fn refusal(streams: &HashMap<String, Arc<Entry>>, conn: &Connection, id: &str) -> Option<RpcError> {
+    if streams.contains_key(id) {
+        return Some(RpcError::conflict(format!("voice session {id} already exists")));
+    }
+    let own = streams.values().filter(|e| e.owner == conn.session_id).count();
+    (own >= MAX_STREAMS_PER_CONNECTION).then(|| {
+        RpcError::busy(format!("at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection"))
+    })
+}
+
 #[derive(Default)]
 pub struct VoiceStreams {
     streams: Mutex<HashMap<String, Arc<Entry>>>,
@@ -70,16 +81,7 @@ impl VoiceStreams {
     /// Whether `conn` may start a stream `id` now (checked again by `start`): called before a
     /// device is opened, so a stream that would be refused never turns the microphone on.
     pub fn check_can_start(&self, conn: &Connection, id: &str) -> Result<(), RpcError> {
-        let streams = self.lock();
-        if streams.contains_key(id) {
-            return Err(RpcError::conflict(format!("voice session {id} already exists")));
-        }
-        if streams.values().filter(|e| e.owner == conn.session_id).count() >= MAX_STREAMS_PER_CONNECTION {
-            return Err(RpcError::busy(format!(
-                "at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection"
-            )));
-        }
-        Ok(())
+        refusal(&self.lock(), conn, id).map_or(Ok(()), Err)
     }
 
     /// Registers and starts a stream. `reader` is the opened source for kinds the daemon reads
@@ -131,13 +133,7 @@ impl VoiceStreams {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         {
             let mut streams = self.lock();
-            if streams.contains_key(&id) {
-                return Err((RpcError::conflict(format!("voice session {id} already exists")), reader));
-            }
-            if streams.values().filter(|e| e.owner == conn.session_id).count() >= MAX_STREAMS_PER_CONNECTION {
-                let e = RpcError::busy(format!(
-                    "at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection"
-                ));
+            if let Some(e) = refusal(&streams, conn, &id) {
                 return Err((e, reader));
             }
             let entry = Entry {
@@ -225,10 +221,6 @@ impl VoiceStreams {
             })
             .collect();
         json!({ "sessions": sessions })
-    }
-
-    pub fn exists(&self, id: &str) -> bool {
-        self.lock().contains_key(id)
     }
 
     /// Part of the connection cleanup path: its streams end (their commands close).

@@ -47,7 +47,8 @@ pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
 /// with the speech that follows (up to MAX_SEGMENT_MS, or until a pause of SHORT_SEGMENT_WAIT_MS),
 /// and no partials are started. Fewer, larger decodes cost less than one per segment (each pays
 /// the encoder's minimum window), so the backlog shrinks instead of latency growing. A client
-/// that pushes faster than real time is never behind.
+/// that pushes faster than real time is not behind while it keeps ahead of the wall clock; a file
+/// read as fast as possible never is (`Stream::live`).
 pub const CATCH_UP_LAG_MS: i64 = 1_500;
 
 /// A final is decoded with the audio of the finals that started at most this long before it as
@@ -76,6 +77,9 @@ pub struct Stream {
     pub transcriber: Arc<dyn Transcriber>,
     pub options: Options,
     pub partials: bool,
+    /// Whether the audio comes at real-time pace (devices, real-time files, pushed PCM), so the
+    /// stream can fall behind it and catch up; a file read as fast as possible never does.
+    pub live: bool,
 }
 
 struct State {
@@ -183,7 +187,7 @@ impl State {
 
     /// Whether the stream is more than CATCH_UP_LAG_MS behind its audio.
     fn behind(&self) -> bool {
-        let Some(first) = self.first_audio_at else { return false };
+        let Some(first) = self.first_audio_at.filter(|_| self.stream.live) else { return false };
         let lag = first.elapsed().as_millis() as i64 - samples_to_ms(self.pos) as i64;
         lag > CATCH_UP_LAG_MS
     }
