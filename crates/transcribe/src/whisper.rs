@@ -39,9 +39,18 @@ pub fn install_logging() {
 /// window cut too tight (PEERS-MEASURED.md: 4 s for a 2.7 s utterance broke it; here a 5.6 s
 /// window for a 2.4 s phrase decoded it twice over: "And so my fellow Americans. And so my
 /// fellow Americans.").
-pub fn audio_ctx_for(samples: usize) -> i32 {
+///
+/// Left context (`context` samples at the start, transcribed already) gets no half-again: the
+/// margin guards the new phrase, and the context's words are known, so it is counted once. With
+/// 6 s of context before a 2.5 s sentence that is 11.75 s instead of 14.75 s. Measured with
+/// `hark-bench accuracy` (BENCHMARKS.md): the same finals word for word on jfk.wav and both
+/// generated recordings, and the 24-sentence recording's finals about 11% cheaper (busy 9.1-9.4 s
+/// -> 8.2 s, 1.8x -> 1.6x the floor). Cutting the margin on the whole window instead (factor 1.0
+/// or 1.2) broke jfk.wav ("As what you can do").
+pub fn audio_ctx_for(samples: usize, context: usize) -> i32 {
     let secs = samples as f64 / 16_000.0;
-    (((secs * 1.5 + 2.0) * 50.0).ceil() as i32).clamp(MIN_AUDIO_CTX, MAX_AUDIO_CTX)
+    let context = context.min(samples) as f64 / 16_000.0;
+    ((((secs - context) * 1.5 + 2.0 + context) * 50.0).ceil() as i32).clamp(MIN_AUDIO_CTX, MAX_AUDIO_CTX)
 }
 
 /// 10 s.
@@ -158,9 +167,14 @@ impl Transcriber for WhisperTranscriber {
         let pieces = audio.len().div_ceil(30 * 16_000);
         for (i, piece) in audio.chunks(30 * 16_000).enumerate() {
             let offset = i as u64 * 30_000;
+            // The left context is at the start of the first piece.
+            let context = match (&options.context, i) {
+                (Some(c), 0) => (c.ms * 16) as usize,
+                _ => 0,
+            };
             let report = progress.clone();
             let on_progress = Box::new(move |p: i32| report((i as f32 + p as f32 / 100.0) / pieces as f32));
-            for s in self.run(piece, options, audio_ctx_for(piece.len()), Some(on_progress))? {
+            for s in self.run(piece, options, audio_ctx_for(piece.len(), context), Some(on_progress))? {
                 segments.push(Segment { t0_ms: s.t0_ms + offset, t1_ms: s.t1_ms + offset, text: s.text });
             }
         }
@@ -200,9 +214,14 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(audio_ctx_for(16_000 * 27 / 10), MIN_AUDIO_CTX); // 2.7 s -> the 10 s floor
-        assert_eq!(audio_ctx_for(16_000 * 11), 925); // 11 s -> 18.5 s
-        assert_eq!(audio_ctx_for(16_000 * 30), MAX_AUDIO_CTX);
+        assert_eq!(audio_ctx_for(16_000 * 27 / 10, 0), MIN_AUDIO_CTX); // 2.7 s -> the 10 s floor
+        assert_eq!(audio_ctx_for(16_000 * 11, 0), 925); // 11 s -> 18.5 s
+        assert_eq!(audio_ctx_for(16_000 * 30, 0), MAX_AUDIO_CTX);
+        // 6 s of context before 2.5 s of new speech: 6 + 2.5 * 1.5 + 2 = 11.75 s, not 14.75 s.
+        assert_eq!(audio_ctx_for(16_000 * 85 / 10, 16_000 * 6), 588);
+        assert_eq!(audio_ctx_for(16_000 * 85 / 10, 0), 738);
+        // Context alone is never counted past the audio.
+        assert_eq!(audio_ctx_for(16_000 * 12, 16_000 * 20), 700);
     }
 
     #[test]
