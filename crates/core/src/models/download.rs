@@ -92,6 +92,11 @@ pub(super) fn pull(
             return Err(io(format!("cannot lock {}", part_path.display()))(e));
         }
     }
+    if !still_at(&part, &part_path) {
+        // Another pull finished (or failed) and unlinked the part between our open and our
+        // lock: what we hold is a deleted file. Its result is there now; the caller retries.
+        return Err(ModelsError::PullInProgress(name.into()));
+    }
     let result = fill(store, name, &entry, &mut part, &mut progress, cancelled);
     if result.is_err() && part.metadata().is_ok_and(|m| m.len() == 0) {
         // Nothing fetched (a 404, a refused connection): no empty part is left behind.
@@ -109,6 +114,22 @@ pub(super) fn pull(
     let _ = std::fs::remove_file(&part_path);
     progress.last(entry.size_bytes);
     installed
+}
+
+/// Whether `path` still names the open file `file` (not unlinked or replaced since it was opened).
+#[cfg(unix)]
+fn still_at(file: &File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere there is no inode to compare: the path still existing is the best check here.
+#[cfg(not(unix))]
+fn still_at(_: &File, path: &std::path::Path) -> bool {
+    path.exists()
 }
 
 /// Brings the part to the catalog's size, resuming from what it holds; returns the hasher that
