@@ -533,3 +533,37 @@ async fn a_stream_that_falls_behind_catches_up_with_larger_segments() {
     // One decode after the audio ended, not a growing backlog of them.
     assert!(stop_took < Duration::from_secs(9), "the stream ended {stop_took:?} after its audio");
 }
+
+#[tokio::test]
+async fn a_client_that_pauses_pushing_is_not_taken_for_behind() {
+    // Real-time pushes with a 3 s gap in the pushing (in the pause after "fellow Americans"): the
+    // stream is level with its audio throughout, so the speech after the gap still gets partials
+    // (a stream behind its audio skips them) and its own final.
+    let d = TestDaemon::start().await;
+    let c = d.client().await;
+    let id = start(&c, json!({ "kind": "pcm_push" })).await;
+    let audio = jfk();
+    let send = async {
+        for (i, part) in [&audio[..41_600], &audio[41_600..]].into_iter().enumerate() {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            let mut next = tokio::time::Instant::now();
+            for piece in part.chunks(1_600) {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
+                c.call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
+                    .await
+                    .unwrap();
+                next += Duration::from_millis(100);
+                tokio::time::sleep_until(next).await;
+            }
+        }
+        c.call("voice.transcribe_stream.stop", json!({ "session_id": id })).await.unwrap();
+    };
+    let ((), events) = tokio::join!(send, events_until_done(&c, &id));
+    check_order(&events);
+    let after_gap: Vec<_> =
+        of_type(&events, "partial").into_iter().filter(|p| p["t0_ms"].as_u64().unwrap() >= 2_600).collect();
+    assert!(!after_gap.is_empty(), "no partials after the gap: {events:?}");
+    assert!(of_type(&events, "transcript").len() >= 2, "{events:?}");
+}

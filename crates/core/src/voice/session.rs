@@ -42,8 +42,8 @@ const KEEP_BEFORE_MS: u64 = 1_000;
 pub const MIN_FINAL_MS: u64 = 2_000;
 /// ...unless the silence after it lasts this long.
 pub const SHORT_SEGMENT_WAIT_MS: u64 = 2_000;
-/// How far the stream may fall behind its audio (wall time since the first audio minus the audio
-/// taken) before it catches up: while behind, an ended segment is not decoded alone but joined
+/// How far the stream may fall behind its audio (wall time since it was last level with its
+/// audio, nothing queued, minus the audio taken since) before it catches up: while behind, an ended segment is not decoded alone but joined
 /// with the speech that follows (up to MAX_SEGMENT_MS, or until a pause of SHORT_SEGMENT_WAIT_MS),
 /// and no partials are started. Fewer, larger decodes cost less than one per segment (each pays
 /// the encoder's minimum window), so the backlog shrinks instead of latency growing. A client
@@ -106,8 +106,10 @@ struct State {
     partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
     /// The open segment's committed partial words (LocalAgreement-2).
     agreement: Agreement,
-    /// When the first audio came (for how far behind its audio the stream is).
-    first_audio_at: Option<std::time::Instant>,
+    /// The wall-clock instant audio time 0 corresponds to, re-anchored whenever the stream has
+    /// caught up (nothing queued): how far behind its audio the stream is, with gaps in the
+    /// audio (a client that paused pushing) never counted as falling behind.
+    clock_zero: Option<std::time::Instant>,
 }
 
 /// Runs the stream until it is stopped or its commands end (owner gone).
@@ -128,12 +130,17 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
         partial: None,
         partial_tx,
         agreement: Agreement::default(),
-        first_audio_at: None,
+        clock_zero: None,
     };
     loop {
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Audio(samples)) => s.audio_in(&samples).await,
+                Some(Command::Audio(samples)) => {
+                    if commands.is_empty() {
+                        s.caught_up(samples.len());
+                    }
+                    s.audio_in(&samples).await
+                }
                 Some(Command::Stop(reason, reply)) => {
                     s.finish(reason).await;
                     if let Some(reply) = reply {
@@ -185,20 +192,23 @@ impl State {
         self.audio.get(a.min(b)..b).map(<[f32]>::to_vec).unwrap_or_default()
     }
 
-    /// Whether the stream is more than CATCH_UP_LAG_MS behind its audio.
+    /// Nothing is waiting behind this chunk of `samples`: once it is taken, the stream is level
+    /// with its audio.
+    fn caught_up(&mut self, samples: usize) {
+        let audio = std::time::Duration::from_millis(samples_to_ms(self.pos + samples as u64));
+        let now = std::time::Instant::now();
+        self.clock_zero = Some(now.checked_sub(audio).unwrap_or(now));
+    }
+
+    /// Whether the stream is more than CATCH_UP_LAG_MS behind its audio: audio has been waiting
+    /// since it was level, for longer than the audio it has taken since.
     fn behind(&self) -> bool {
-        let Some(first) = self.first_audio_at.filter(|_| self.stream.live) else { return false };
-        let lag = first.elapsed().as_millis() as i64 - samples_to_ms(self.pos) as i64;
+        let Some(zero) = self.clock_zero.filter(|_| self.stream.live) else { return false };
+        let lag = zero.elapsed().as_millis() as i64 - samples_to_ms(self.pos) as i64;
         lag > CATCH_UP_LAG_MS
     }
 
     async fn audio_in(&mut self, samples: &[f32]) {
-        if self.first_audio_at.is_none() {
-            // The first chunk's own duration has already passed in real time.
-            let took = std::time::Duration::from_millis(samples_to_ms(samples.len() as u64));
-            self.first_audio_at =
-                std::time::Instant::now().checked_sub(took).or(Some(std::time::Instant::now()));
-        }
         self.audio.extend_from_slice(samples);
         self.pos += samples.len() as u64;
         for level in self.meter.push(samples) {
