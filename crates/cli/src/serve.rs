@@ -135,7 +135,12 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
 fn init_logging(data_dir: &std::path::Path) {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // cpal's PulseAudio client logs every connection it opens (a device list, a capture) at
+        // INFO, and "Reactor error: Client disconnected" at ERROR each time one is closed, which
+        // is normal: neither is shown unless HARK_LOG asks.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,pulseaudio=warn,pulseaudio::client::reactor=off")
+        });
     let logs = data_dir.join("logs");
     let file = std::fs::create_dir_all(&logs).ok().and_then(|()| {
         let path = logs.join("hark.log");
