@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use hark_audio::pcm::f32_to_s16le;
 use hark_core::ApprovalPolicy;
 use hark_core::config::TranscriberChoice;
 use hark_test_support::{Client, TestDaemon};
@@ -23,18 +24,9 @@ pub(crate) fn jfk() -> Vec<f32> {
     hark_audio::wav::read_file_16k_mono(&jfk_path()).unwrap().0
 }
 
-fn s16le(samples: &[f32]) -> Vec<u8> {
-    samples.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()).collect()
-}
-
 /// A binary audio frame (PROTOCOL §6.4) for the session `id` (32 hex chars): s16le PCM.
 fn binary_frame(id: &str, seq: u64, pcm: &[f32]) -> Vec<u8> {
-    let mut frame = vec![0x01];
-    frame.extend((0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap()));
-    frame.extend_from_slice(&seq.to_le_bytes());
-    frame.push(0x00);
-    frame.extend(s16le(pcm));
-    frame
+    hark_protocol::voice::audio_frame(id, seq, &f32_to_s16le(pcm)).unwrap()
 }
 
 pub(crate) async fn start(c: &Client, source: Value) -> String {
@@ -44,12 +36,22 @@ pub(crate) async fn start(c: &Client, source: Value) -> String {
 
 async fn push_all(c: &Client, id: &str, audio: &[f32], chunk_ms: usize) {
     for piece in audio.chunks(16 * chunk_ms) {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(f32_to_s16le(piece));
         let r = c
             .call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
             .await
             .unwrap();
         assert_eq!(r["samples"], json!(piece.len()));
+    }
+}
+
+/// Pushes `audio` in 100 ms pieces at real-time pace, as a live client does.
+async fn push_realtime(c: &Client, id: &str, audio: &[f32]) {
+    let mut next = tokio::time::Instant::now();
+    for piece in audio.chunks(1_600) {
+        push_all(c, id, piece, 100).await;
+        next += Duration::from_millis(100);
+        tokio::time::sleep_until(next).await;
     }
 }
 
@@ -508,15 +510,7 @@ async fn a_stream_that_falls_behind_catches_up_with_larger_segments() {
     let id = start(&c, json!({ "kind": "pcm_push" })).await;
     let audio: Vec<f32> = jfk().into_iter().chain(jfk()).collect();
     let send = async {
-        let mut next = tokio::time::Instant::now();
-        for piece in audio.chunks(1_600) {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
-            c.call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
-                .await
-                .unwrap();
-            next += Duration::from_millis(100);
-            tokio::time::sleep_until(next).await;
-        }
+        push_realtime(&c, &id, &audio).await;
         let pushed = tokio::time::Instant::now();
         c.call_timeout("voice.transcribe_stream.stop", json!({ "session_id": id }), LONG * 3).await.unwrap();
         pushed.elapsed()
@@ -548,15 +542,7 @@ async fn a_client_that_pauses_pushing_is_not_taken_for_behind() {
             if i == 1 {
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }
-            let mut next = tokio::time::Instant::now();
-            for piece in part.chunks(1_600) {
-                let b64 = base64::engine::general_purpose::STANDARD.encode(s16le(piece));
-                c.call("voice.transcribe_stream.push", json!({ "session_id": id, "pcm_b64": b64 }))
-                    .await
-                    .unwrap();
-                next += Duration::from_millis(100);
-                tokio::time::sleep_until(next).await;
-            }
+            push_realtime(&c, &id, part).await;
         }
         c.call("voice.transcribe_stream.stop", json!({ "session_id": id })).await.unwrap();
     };

@@ -15,6 +15,11 @@ pub fn f32_to_i16(sample: f32) -> i16 {
     (sample.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
+/// `f32` samples -> little-endian signed 16-bit PCM bytes (what a client pushes).
+pub fn f32_to_s16le(samples: &[f32]) -> Vec<u8> {
+    samples.iter().flat_map(|s| f32_to_i16(*s).to_le_bytes()).collect()
+}
+
 /// Averages interleaved frames of `channels` samples into one channel. A trailing partial frame
 /// is dropped (a caller that streams keeps it for the next call: see [`Downmixer`]).
 pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {

@@ -60,3 +60,11 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The `p` percentile (0 to 1) of sorted figures, nearest rank; NaN when there are none.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}

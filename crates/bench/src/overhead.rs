@@ -16,6 +16,9 @@ use hark_core::voice::session::MIN_FINAL_MS;
 use hark_test_support::TestDaemon;
 use serde_json::json;
 
+use crate::pct;
+use hark_protocol::voice::audio_frame;
+
 #[derive(clap::Args, Debug)]
 pub struct OverheadArgs {
     /// A WAV file [default: tests/fixtures/audio/jfk.wav].
@@ -30,18 +33,11 @@ pub struct OverheadArgs {
 
 const FRAME: usize = 320;
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 pub fn run(args: OverheadArgs) -> Result<(), String> {
     let path = args.audio.unwrap_or_else(|| PathBuf::from("tests/fixtures/audio/jfk.wav"));
     let (audio, _) = hark_audio::wav::read_file_16k_mono(&path).map_err(|e| e.to_string())?;
     // What the daemon will see: s16 samples.
-    let pcm: Vec<u8> = audio.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()).collect();
+    let pcm = hark_audio::pcm::f32_to_s16le(&audio);
     let seen = hark_audio::pcm::s16le_to_f32(&pcm).map_err(|e| e.to_string())?;
     // Segment end (ms) -> the frame whose push makes the VAD end it (segments the daemon
     // finalizes at once: MIN_FINAL_MS and longer).
@@ -105,7 +101,9 @@ async fn one_run(
         .await
         .map_err(|e| e.to_string())?;
     let id = r["session_id"].as_str().unwrap_or_default().to_string();
-    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0)).collect();
+    if audio_frame(&id, 0, &[]).is_none() {
+        return Err(format!("session id {id:?} is not 32 hex chars: no binary frames"));
+    }
     let triggers: std::collections::HashSet<usize> = trigger.values().copied().collect();
     let sent = std::sync::Mutex::new(HashMap::new());
     let feed = async {
@@ -113,11 +111,7 @@ async fn one_run(
         let step = Duration::from_secs_f64(0.020 / speed);
         let mut next = tokio::time::Instant::now();
         for (k, piece) in pcm.chunks(FRAME * 2).enumerate() {
-            let mut frame = vec![0x01];
-            frame.extend_from_slice(&uuid);
-            frame.extend_from_slice(&(k as u64).to_le_bytes());
-            frame.push(0x00);
-            frame.extend_from_slice(piece);
+            let Some(frame) = audio_frame(&id, k as u64, piece) else { break };
             if triggers.contains(&k) {
                 sent.lock().unwrap_or_else(|e| e.into_inner()).insert(k, Instant::now());
                 let _ = c.send_binary(frame).await;

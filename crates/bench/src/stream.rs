@@ -11,6 +11,9 @@ use hark_core::config::TranscriberChoice;
 use hark_test_support::TestDaemon;
 use serde_json::json;
 
+use crate::pct;
+use hark_protocol::voice::audio_frame;
+
 #[derive(clap::Args, Debug)]
 pub struct StreamArgs {
     /// The whisper ggml model [default: $HARK_TEST_MODEL].
@@ -21,13 +24,6 @@ pub struct StreamArgs {
     audio: Option<PathBuf>,
     #[arg(long, default_value_t = 3)]
     runs: usize,
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 pub fn run(args: StreamArgs) -> Result<(), String> {
@@ -126,27 +122,23 @@ async fn one_run(model: &std::path::Path, audio: &[f32]) -> Result<Timed, String
         .await
         .map_err(|e| e.to_string())?;
     let id = r["session_id"].as_str().unwrap_or_default().to_string();
-    let uuid: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0)).collect();
+    if audio_frame(&id, 0, &[]).is_none() {
+        return Err(format!("session id {id:?} is not 32 hex chars: no binary frames"));
+    }
     let start = Instant::now();
     let feed = async {
         let mut next = tokio::time::Instant::now();
         for (seq, piece) in audio.chunks(320).enumerate() {
-            let mut frame = vec![0x01];
-            frame.extend_from_slice(&uuid);
-            frame.extend_from_slice(&(seq as u64).to_le_bytes());
-            frame.push(0x00);
-            frame.extend(piece.iter().flat_map(|s| hark_audio::pcm::f32_to_i16(*s).to_le_bytes()));
+            let frame = audio_frame(&id, seq as u64, &hark_audio::pcm::f32_to_s16le(piece));
+            let Some(frame) = frame else { break };
             let _ = c.send_binary(frame).await;
             next += Duration::from_millis(20);
             tokio::time::sleep_until(next).await;
         }
         // A second of trailing silence, as a pause after speech would give.
         for seq in 0..50u64 {
-            let mut frame = vec![0x01];
-            frame.extend_from_slice(&uuid);
-            frame.extend_from_slice(&(1_000_000 + seq).to_le_bytes());
-            frame.push(0x00);
-            frame.extend(std::iter::repeat_n(0u8, 640));
+            let frame = audio_frame(&id, 1_000_000 + seq, &[0u8; 640]);
+            let Some(frame) = frame else { break };
             let _ = c.send_binary(frame).await;
             next += Duration::from_millis(20);
             tokio::time::sleep_until(next).await;

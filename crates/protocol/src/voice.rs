@@ -127,6 +127,37 @@ pub struct TranscribeParams {
     pub model: Option<String>,
 }
 
+/// Binary audio frames (PROTOCOL §6.4): `[0]=0x01`, `[1..17]` the session's UUID, `[17..25]`
+/// a sequence number (u64 LE), `[25]=0x00` (s16le), then the PCM.
+pub const AUDIO_FRAME_HEADER: usize = 26;
+
+/// A binary audio frame for `session_id` (its 32 hex chars are the UUID's bytes); `None` for an
+/// id that is not 32 hex chars (such a session cannot take binary frames).
+pub fn audio_frame(session_id: &str, seq: u64, s16le: &[u8]) -> Option<Vec<u8>> {
+    if session_id.len() != 32 {
+        return None;
+    }
+    let mut frame = Vec::with_capacity(AUDIO_FRAME_HEADER + s16le.len());
+    frame.push(0x01);
+    for i in 0..16 {
+        frame.push(u8::from_str_radix(session_id.get(i * 2..i * 2 + 2)?, 16).ok()?);
+    }
+    frame.extend_from_slice(&seq.to_le_bytes());
+    frame.push(0x00);
+    frame.extend_from_slice(s16le);
+    Some(frame)
+}
+
+/// The session id (32 lowercase hex chars) and PCM of a binary audio frame; `None` for a short
+/// or unknown frame.
+pub fn parse_audio_frame(bytes: &[u8]) -> Option<(String, &[u8])> {
+    if bytes.len() < AUDIO_FRAME_HEADER || bytes[0] != 0x01 || bytes[25] != 0x00 {
+        return None;
+    }
+    let id = bytes[1..17].iter().map(|b| format!("{b:02x}")).collect();
+    Some((id, &bytes[AUDIO_FRAME_HEADER..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +185,20 @@ mod tests {
             serde_json::to_value(VoiceEvent::Done { reason: DoneReason::OwnerGone }).unwrap(),
             json!({ "type": "done", "reason": "owner_gone" })
         );
+    }
+
+    #[test]
+    fn audio_frames_round_trip_and_bad_ones_are_refused() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let frame = audio_frame(id, 7, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(frame.len(), AUDIO_FRAME_HEADER + 4);
+        assert_eq!(&frame[17..25], &7u64.to_le_bytes());
+        assert_eq!(parse_audio_frame(&frame), Some((id.to_string(), &[1u8, 2, 3, 4][..])));
+        assert_eq!(audio_frame("short", 0, &[]), None);
+        assert_eq!(audio_frame("zz23456789abcdef0123456789abcdef", 0, &[]), None);
+        assert_eq!(parse_audio_frame(&frame[..25]), None);
+        let mut unknown = frame.clone();
+        unknown[0] = 0x02;
+        assert_eq!(parse_audio_frame(&unknown), None);
     }
 }

@@ -321,10 +321,6 @@ where
     }
 }
 
-/// Binary audio frames (PROTOCOL §6.4): `[0]=0x01`, `[1..17]` the session's UUID, `[17..25]`
-/// a sequence number (u64 LE), `[25]=0x00` (s16le), then the PCM.
-pub const AUDIO_FRAME_HEADER: usize = 26;
-
 fn on_binary(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
@@ -339,15 +335,15 @@ fn on_binary(
         return Some((close::TOO_BIG, format!("binary frame too big (max {max} bytes)")));
     }
     // Short or unknown frames are answered with nothing and logged.
-    if bytes.len() < AUDIO_FRAME_HEADER || bytes[0] != 0x01 || bytes[25] != 0x00 {
+    let Some((id, _)) = hark_protocol::voice::parse_audio_frame(&bytes) else {
         tracing::debug!(session = %conn.session_id, len = bytes.len(), "unknown binary frame dropped");
         return None;
-    }
-    let id = bytes[1..17].iter().map(|b| format!("{b:02x}")).collect::<String>();
+    };
     let (daemon, conn) = (daemon.clone(), conn.clone());
     // Polled inline first, so frames reach their stream in the order they came.
     run_inline_or_spawn(handlers, async move {
-        if let Err(e) = daemon.voice.push(&conn, &id, &bytes[AUDIO_FRAME_HEADER..]).await {
+        let pcm = &bytes[hark_protocol::voice::AUDIO_FRAME_HEADER..];
+        if let Err(e) = daemon.voice.push(&conn, &id, pcm).await {
             tracing::debug!(session = %conn.session_id, stream = %id, error = %e, "binary audio frame dropped");
         }
     });
