@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use hark_transcribe::{Options, Transcriber, format};
+use hark_store::export::{self as format, Cue};
+use hark_transcribe::{Options, Transcriber};
 
 use crate::Location;
 
@@ -88,11 +89,14 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         .transcribe_with_progress(&audio, &options, Arc::new(move |p| report.show(p)))
         .context("transcription failed")?;
     bar.done(started.elapsed().as_secs_f64(), duration_ms);
+    // The one formatter meetings use too (`hark_store::export`).
+    let cues: Vec<Cue> =
+        transcript.segments.iter().map(|s| Cue::new(s.t0_ms, s.t1_ms, s.text.clone())).collect();
     let out = match args.format {
-        Format::Txt => format::txt(&transcript),
-        Format::Srt => format::srt(&transcript),
-        Format::Vtt => format::vtt(&transcript),
-        Format::Json => format::json(&transcript, duration_ms) + "\n",
+        Format::Txt => format::txt(&cues),
+        Format::Srt => format::srt(&cues),
+        Format::Vtt => format::vtt(&cues),
+        Format::Json => format::transcribe_json(&cues, &transcript.language, duration_ms) + "\n",
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)

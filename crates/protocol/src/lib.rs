@@ -7,6 +7,7 @@ pub mod error;
 pub mod host;
 pub mod ids;
 pub mod jsonrpc;
+pub mod meeting;
 pub mod models;
 pub mod proposal;
 pub mod session;

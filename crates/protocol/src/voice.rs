@@ -54,6 +54,26 @@ impl AudioSourceSpec {
         }
     }
 
+    /// The source's `name`, when the object gave one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            AudioSourceSpec::Mic { name, .. }
+            | AudioSourceSpec::System { name }
+            | AudioSourceSpec::PcmPush { name, .. }
+            | AudioSourceSpec::File { name, .. } => name.as_deref(),
+        }
+    }
+
+    /// Sets the source's `name`.
+    pub fn set_name(&mut self, new: String) {
+        match self {
+            AudioSourceSpec::Mic { name, .. }
+            | AudioSourceSpec::System { name }
+            | AudioSourceSpec::PcmPush { name, .. }
+            | AudioSourceSpec::File { name, .. } => *name = Some(new),
+        }
+    }
+
     /// Sources that hear the room need the `microphone` permission (PROTOCOL §9).
     pub fn needs_microphone(&self) -> bool {
         matches!(self, AudioSourceSpec::Mic { .. } | AudioSourceSpec::System { .. })

@@ -7,7 +7,6 @@
 //! Calls are blocking and CPU-heavy: run them on a worker thread, never on the async runtime.
 
 pub mod fake;
-pub mod format;
 pub mod ggml;
 pub mod text;
 #[cfg(feature = "whisper")]
