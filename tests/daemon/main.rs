@@ -6,6 +6,7 @@ mod capture;
 mod disconnect;
 mod host;
 mod jsonrpc;
+mod meetings;
 mod models;
 mod permissions;
 mod proposals;

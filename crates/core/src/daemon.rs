@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+use crate::caller::OwnedBySession;
 use crate::config::DaemonConfig;
 use crate::connection::Connection;
 use crate::host::HostState;
@@ -22,7 +23,8 @@ use crate::transport::{self, Listeners};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Method families this build serves (`server.handshake` / `server.info` capabilities).
-pub const CAPABILITIES: [&str; 7] = ["session", "tools", "proposals", "host", "admission", "voice", "models"];
+pub const CAPABILITIES: [&str; 9] =
+    ["session", "tools", "proposals", "host", "admission", "voice", "meeting", "memory", "models"];
 
 /// State shared by every connection.
 pub struct Daemon {
@@ -39,11 +41,14 @@ pub struct Daemon {
     pub live_connection_objects: Arc<AtomicUsize>,
     sessions: Mutex<HashMap<String, Arc<Connection>>>,
     agent_claims: Mutex<HashMap<String, String>>,
-    pub host: HostState,
+    pub host: Arc<HostState>,
     pub permissions: Permissions,
     pub admission: Admission,
     pub engine: crate::voice::engine::Engine,
     pub voice: Arc<crate::voice::VoiceStreams>,
+    pub meetings: Arc<crate::meetings::Meetings>,
+    /// Every domain that keeps things for a session: released by the one cleanup path.
+    owned_by_session: Vec<Arc<dyn OwnedBySession>>,
     pub models: crate::models::ModelStore,
 }
 
@@ -56,10 +61,22 @@ impl std::fmt::Debug for Daemon {
 use crate::lock;
 
 impl Daemon {
-    pub fn new(config: DaemonConfig, tokens: Option<Tokens>, shutdown: CancellationToken) -> Self {
+    /// The daemon's state over `config.data_dir`: grants loaded, meetings a crash left
+    /// `recording` recovered, the meeting index opened (or rebuilt from the files).
+    pub fn new(
+        config: DaemonConfig,
+        tokens: Option<Tokens>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, hark_store::StoreError> {
         let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir));
         let admission = Admission::new(config.inference_permits, config.admission_wait);
-        Daemon {
+        let host = Arc::new(HostState::default());
+        let voice: Arc<crate::voice::VoiceStreams> = Arc::default();
+        let meetings =
+            Arc::new(crate::meetings::Meetings::open(&config.data_dir, host.clone(), voice.clone())?);
+        let owned_by_session: Vec<Arc<dyn OwnedBySession>> =
+            vec![host.clone(), voice.clone(), meetings.clone()];
+        Ok(Daemon {
             tokens,
             started: Instant::now(),
             shutdown,
@@ -68,18 +85,20 @@ impl Daemon {
             live_connection_objects: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             agent_claims: Mutex::new(HashMap::new()),
-            host: HostState::default(),
+            host,
             permissions,
             admission,
             engine: crate::voice::engine::Engine::new(config.transcriber.clone()),
-            voice: Arc::default(),
+            voice,
+            meetings,
+            owned_by_session,
             models: crate::models::ModelStore::new(
                 &config.data_dir,
                 config.model_catalog.clone(),
                 config.model_base_url.clone(),
             ),
             config,
-        }
+        })
     }
 
     pub fn auth_enabled(&self) -> bool {
@@ -141,11 +160,15 @@ impl Daemon {
                 claims.remove(&agent_id);
             }
         }
-        self.host.release_session(&conn.session_id);
-        self.voice.release_owner(&conn.session_id);
+        for domain in &self.owned_by_session {
+            domain.release_session(&conn.session_id);
+        }
         tracing::debug!(session = %conn.session_id, "connection released");
     }
 }
+
+/// How long a running meeting may take to stop at shutdown (its last final is being decoded).
+const MEETING_STOP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A started daemon.
 pub struct RunningDaemon {
@@ -166,6 +189,8 @@ impl std::fmt::Debug for RunningDaemon {
 pub enum StartError {
     #[error(transparent)]
     Files(#[from] RuntimeFilesError),
+    #[error("cannot open the meeting store: {0}")]
+    Store(#[from] hark_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -195,7 +220,7 @@ pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<
         data_dir: config.data_dir.clone(),
     };
     crate::journal::prune(&crate::paths::journals_dir(&config.data_dir));
-    let daemon = Arc::new(Daemon::new(config, files.tokens.clone(), shutdown.clone()));
+    let daemon = Arc::new(Daemon::new(config, files.tokens.clone(), shutdown.clone())?);
     let tracker = TaskTracker::new();
     let accept = tokio::spawn(transport::accept_loop(daemon.clone(), listeners, tracker.clone(), shutdown));
     files.write_discovery(&discovery)?;
@@ -203,10 +228,14 @@ pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<
 }
 
 impl RunningDaemon {
-    /// Waits for the shutdown token, then closes every connection (1001), waits up to `grace`
-    /// for their tasks, and removes the token files, the socket and the discovery file.
+    /// Waits for the shutdown token, then stops every running meeting cleanly (last segment
+    /// stored, WAV headers final, status `stopped`; meeting streams do not depend on any
+    /// connection, so closing the connections meanwhile does not cut them), closes every
+    /// connection (1001), waits up to `grace` for their tasks, and removes the token files, the
+    /// socket and the discovery file.
     pub async fn run_until_shutdown(self, grace: Duration) {
         self.daemon.shutdown.cancelled().await;
+        self.daemon.meetings.stop_all(MEETING_STOP_DEADLINE).await;
         let _ = self.accept.await;
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {

@@ -7,7 +7,7 @@
 //! a client sees and changes only its own roster entries and approvals.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use hark_protocol::RpcError;
 use hark_protocol::host::{
@@ -19,7 +19,7 @@ use hark_protocol::time::now_rfc3339;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::connection::Connection;
+use crate::caller::{Caller, OwnedBySession};
 
 pub const EVENT_RING: usize = 500;
 pub const SUBSCRIBE_BACKLOG: usize = 50;
@@ -38,14 +38,14 @@ struct Approval {
     /// The capability a gate approval asks for; `None` for a generic approval.
     capability: Option<String>,
     /// The asking connection, told of the resolution when it is not a subscriber.
-    owner: Option<Arc<Connection>>,
+    owner: Option<Caller>,
 }
 
 #[derive(Default)]
 struct Inner {
     events: VecDeque<HostEvent>,
     next_sequence: u64,
-    subscribers: HashMap<String, Arc<Connection>>,
+    subscribers: HashMap<String, Caller>,
     agents: BTreeMap<String, HostAgent>,
     approvals: BTreeMap<String, Approval>,
     resolved: VecDeque<(String, HostApprovalRequest)>,
@@ -130,8 +130,9 @@ impl HostState {
         !self.lock().subscribers.is_empty()
     }
 
-    /// Subscribes a host connection; returns the snapshot of PROTOCOL §8.
-    pub fn subscribe(&self, conn: &Arc<Connection>) -> Value {
+    /// Subscribes a host caller; returns the snapshot of PROTOCOL §8 (`meetings_active` comes
+    /// from the meetings domain).
+    pub fn subscribe(&self, conn: &Caller, meetings_active: Value) -> Value {
         let mut inner = self.lock();
         inner.subscribers.insert(conn.session_id.clone(), conn.clone());
         let skip = inner.events.len().saturating_sub(SUBSCRIBE_BACKLOG);
@@ -140,7 +141,7 @@ impl HostState {
         json!({
             "agents": inner.agents.values().collect::<Vec<_>>(),
             "approvals": approvals,
-            "meetings_active": [],
+            "meetings_active": meetings_active,
             "events": events,
         })
     }
@@ -152,17 +153,13 @@ impl HostState {
     }
 
     /// The roster: all of it for the host, a client's own entries otherwise.
-    pub fn agents(&self, conn: &Connection) -> Vec<HostAgent> {
+    pub fn agents(&self, conn: &Caller) -> Vec<HostAgent> {
         let host = conn.is_host();
         self.lock().agents.values().filter(|a| host || a.session_id == conn.session_id).cloned().collect()
     }
 
-    pub fn register_agent(
-        &self,
-        conn: &Connection,
-        params: RegisterAgentParams,
-    ) -> Result<HostAgent, RpcError> {
-        let id = match params.id.or_else(|| conn.agent_id()) {
+    pub fn register_agent(&self, conn: &Caller, params: RegisterAgentParams) -> Result<HostAgent, RpcError> {
+        let id = match params.id.or_else(|| conn.agent_id.clone()) {
             Some(id) if hark_protocol::ids::is_valid_agent_id(&id) => id,
             Some(_) => {
                 return Err(RpcError::invalid_params(
@@ -202,7 +199,7 @@ impl HostState {
         Ok(agent)
     }
 
-    pub fn set_status(&self, conn: &Connection, params: SetStatusParams) -> Result<HostAgent, RpcError> {
+    pub fn set_status(&self, conn: &Caller, params: SetStatusParams) -> Result<HostAgent, RpcError> {
         let mut inner = self.lock();
         let agent = inner
             .agents
@@ -219,7 +216,7 @@ impl HostState {
         Ok(agent)
     }
 
-    pub fn unregister_agent(&self, conn: &Connection, agent_id: &str) -> Result<bool, RpcError> {
+    pub fn unregister_agent(&self, conn: &Caller, agent_id: &str) -> Result<bool, RpcError> {
         let mut inner = self.lock();
         match inner.agents.get(agent_id) {
             None => Ok(false),
@@ -242,7 +239,7 @@ impl HostState {
     /// A generic approval an agent asks the person for (`host.request_approval`).
     pub fn request_approval(
         &self,
-        conn: &Arc<Connection>,
+        conn: &Caller,
         action: String,
         details: Value,
         options: Vec<String>,
@@ -276,15 +273,15 @@ impl HostState {
 
     fn new_request(
         &self,
-        conn: &Connection,
+        conn: &Caller,
         action: String,
         details: Value,
         options: Vec<String>,
     ) -> HostApprovalRequest {
         HostApprovalRequest {
             id: format!("apr-{}", crate::mint_id()),
-            agent_id: conn.agent_id(),
-            client_id: conn.client_id().unwrap_or_else(|| conn.session_id.clone()),
+            agent_id: conn.agent_id.clone(),
+            client_id: conn.client_id.clone().unwrap_or_else(|| conn.session_id.clone()),
             action,
             details,
             options,
@@ -299,7 +296,7 @@ impl HostState {
     /// `{approval_id, agent_id, capability, method, params_preview}`; the receiver gets the resolution.
     pub fn open_gate(
         &self,
-        conn: &Connection,
+        conn: &Caller,
         capability: &str,
         method: &str,
         params_preview: Value,
@@ -341,7 +338,7 @@ impl HostState {
     /// `host.resolve_approval`: the host answers any approval; a client only its own generic ones.
     pub fn resolve(
         &self,
-        conn: &Connection,
+        conn: &Caller,
         approval_id: &str,
         resolution: &str,
     ) -> Result<(HostApprovalRequest, Option<String>), RpcError> {
@@ -375,7 +372,7 @@ impl HostState {
     }
 
     /// Pending approvals plus recently resolved ones: all for the host, a client's own otherwise.
-    pub fn approvals(&self, conn: &Connection) -> Vec<HostApprovalRequest> {
+    pub fn approvals(&self, conn: &Caller) -> Vec<HostApprovalRequest> {
         let inner = self.lock();
         let host = conn.is_host();
         let mine = |owner: &str| host || owner == conn.session_id;
@@ -384,9 +381,18 @@ impl HostState {
         pending.chain(resolved).collect()
     }
 
-    /// Part of the connection cleanup path: unsubscribe, drop its agents, resolve its approvals
-    /// `agent_gone`.
-    pub fn release_session(&self, session_id: &str) {
+    /// Calls `f` for every host subscriber, under the lock, so every subscriber sees what is
+    /// sent this way in the same order as the host events (lock order: host -> outbound).
+    pub fn for_each_subscriber(&self, mut f: impl FnMut(&Caller)) {
+        for caller in self.lock().subscribers.values() {
+            f(caller);
+        }
+    }
+}
+
+impl OwnedBySession for HostState {
+    /// Part of the cleanup path: unsubscribe, drop its agents, resolve its approvals `agent_gone`.
+    fn release_session(&self, session_id: &str) {
         let mut inner = self.lock();
         inner.subscribers.remove(session_id);
         let agents: Vec<String> =

@@ -3,12 +3,14 @@
 //! permissions, admission, proposals). See ARCHITECTURE.md for the map and its invariants.
 
 pub mod admission;
+pub mod caller;
 pub mod config;
 pub mod connection;
 pub mod daemon;
 pub mod handlers;
 pub mod host;
 pub mod journal;
+pub mod meetings;
 pub mod models;
 pub mod paths;
 pub mod permissions;

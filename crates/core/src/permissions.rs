@@ -5,7 +5,7 @@
 //! their own tasks, so a parked request never blocks its connection's other requests.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use hark_protocol::host::{self as wire, Grant};
 use hark_protocol::time::now_rfc3339;
@@ -13,8 +13,8 @@ use hark_protocol::{ErrorCode, RpcError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::caller::Caller;
 use crate::config::ApprovalPolicy;
-use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::runtime_files::write_private_atomic;
 
@@ -135,7 +135,7 @@ fn denied(message: impl Into<String>) -> RpcError {
 /// The gate: lets `conn` use `capability` for `method`, asking the person when needed.
 pub async fn gate(
     daemon: &Daemon,
-    conn: &Arc<Connection>,
+    conn: &Caller,
     capability: &str,
     method: &str,
     params_preview: Value,
@@ -143,7 +143,7 @@ pub async fn gate(
     if conn.is_host() {
         return Ok(Allowed::Host);
     }
-    let agent_id = conn.agent_id();
+    let agent_id = conn.agent_id.clone();
     if agent_id.as_deref().is_some_and(|a| daemon.permissions.has(a, capability)) {
         return Ok(Allowed::Standing);
     }

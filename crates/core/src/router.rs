@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::daemon::Daemon;
-use crate::handlers::{Reply, admission, host, models, permissions, proposal, session, tools, voice};
+use crate::handlers::{
+    Reply, admission, host, meetings, memory, models, permissions, proposal, session, tools, voice,
+};
 
 pub async fn dispatch(
     daemon: &Arc<Daemon>,
@@ -30,36 +32,87 @@ pub async fn dispatch(
         "policy.unregister" => tools::policy_unregister(conn, params),
         "proposal.submit" => proposal::submit(daemon, conn, params).await,
 
-        "host.subscribe" => host::subscribe(daemon, conn),
-        "host.events" => host::events(daemon, conn, params),
-        "host.agents" => host::agents(daemon, conn),
-        "host.approvals" => host::approvals(daemon, conn),
-        "host.register_agent" => host::register_agent(daemon, conn, params),
-        "host.set_status" => host::set_status(daemon, conn, params),
-        "host.unregister_agent" => host::unregister_agent(daemon, conn, params),
-        "host.notify" => host::notify(daemon, conn, params),
-        "host.request_approval" => host::request_approval(daemon, conn, params),
-        "host.resolve_approval" => host::resolve_approval(daemon, conn, params),
+        "host.subscribe" => host::subscribe(daemon, &conn.caller()),
+        "host.events" => host::events(daemon, &conn.caller(), params),
+        "host.agents" => host::agents(daemon, &conn.caller()),
+        "host.approvals" => host::approvals(daemon, &conn.caller()),
+        "host.register_agent" => host::register_agent(daemon, &conn.caller(), params),
+        "host.set_status" => host::set_status(daemon, &conn.caller(), params),
+        "host.unregister_agent" => host::unregister_agent(daemon, &conn.caller(), params),
+        "host.notify" => host::notify(daemon, &conn.caller(), params),
+        "host.request_approval" => host::request_approval(daemon, &conn.caller(), params),
+        "host.resolve_approval" => host::resolve_approval(daemon, &conn.caller(), params),
 
-        "permissions.list" => permissions::list(daemon, conn),
-        "permissions.revoke" => permissions::revoke(daemon, conn, params),
-        "permissions.request" => permissions::request(daemon, conn, params).await,
+        "permissions.list" => permissions::list(daemon, &conn.caller()),
+        "permissions.revoke" => permissions::revoke(daemon, &conn.caller(), params),
+        "permissions.request" => permissions::request(daemon, &conn.caller(), params).await,
 
         "admission.status" => admission::status(daemon),
 
-        "voice.transcribe_stream.start" => voice::start(daemon, conn, params).await,
-        "voice.transcribe_stream.push" => voice::push(daemon, conn, params).await,
-        "voice.transcribe_stream.stop" => voice::stop(daemon, conn, params).await,
-        "voice.sessions.list" => voice::sessions(daemon, conn),
+        "voice.transcribe_stream.start" => voice::start(daemon, &conn.caller(), params).await,
+        "voice.transcribe_stream.push" => voice::push(daemon, &conn.caller(), params).await,
+        "voice.transcribe_stream.stop" => voice::stop(daemon, &conn.caller(), params).await,
+        "voice.sessions.list" => voice::sessions(daemon, &conn.caller()),
         "voice.devices.list" => voice::devices(daemon).await,
         "transcribe" => voice::transcribe(daemon, params).await,
 
+        "meeting.start" => meetings::start(daemon, &conn.caller(), params).await,
+        "meeting.stop" => meetings::stop(daemon, &conn.caller(), params).await,
+        "meeting.list" => meetings::list(daemon, &conn.caller(), params).await,
+        "meeting.get" => meetings::get(daemon, &conn.caller(), params).await,
+        "meeting.search" => meetings::search(daemon, &conn.caller(), params).await,
+        "meeting.export" => meetings::export(daemon, &conn.caller(), params).await,
+        "meeting.update" => meetings::update(daemon, &conn.caller(), params).await,
+        "meeting.delete" => meetings::delete(daemon, &conn.caller(), params).await,
+        "meeting.retranscribe" => meetings::retranscribe(daemon, &conn.caller(), params).await,
+
+        "memory.add_fact" => memory::add_fact(daemon, params).await,
+        "memory.query" => memory::query(daemon, &conn.caller(), params).await,
+        "memory.fact_count" => memory::fact_count(daemon).await,
+
         "models.list" => models::list(daemon).await,
-        "models.pull" => models::pull(daemon, conn, params).await,
-        "models.import" => models::import(daemon, conn, params).await,
-        "models.remove" => models::remove(daemon, conn, params).await,
-        "models.set_default" => models::set_default(daemon, conn, params).await,
+        "models.pull" => models::pull(daemon, &conn.caller(), params).await,
+        "models.import" => models::import(daemon, &conn.caller(), params).await,
+        "models.remove" => models::remove(daemon, &conn.caller(), params).await,
+        "models.set_default" => models::set_default(daemon, &conn.caller(), params).await,
 
         other => Err(RpcError::method_not_found(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The method names of the table above: the quoted names that start a match arm.
+    fn routed() -> BTreeSet<&'static str> {
+        let source = include_str!("router.rs");
+        let table = &source[..source.find("#[cfg(test)]").expect("tests at the end")];
+        table
+            .lines()
+            .filter_map(|l| {
+                let (name, rest) = l.trim().strip_prefix('"')?.split_once('"')?;
+                rest.trim_start().starts_with("=>").then_some(name)
+            })
+            .collect()
+    }
+
+    /// `docs/API.md`, the reference agent authors read, has exactly one "### `name`" heading
+    /// per method the router serves, and none for a method it does not.
+    #[test]
+    fn the_api_reference_lists_exactly_the_routed_methods() {
+        let doc = include_str!("../../../docs/API.md");
+        let headings: Vec<&str> =
+            doc.lines().filter_map(|l| l.strip_prefix("### `")?.strip_suffix('`')).collect();
+        let documented: BTreeSet<&str> = headings.iter().copied().collect();
+        assert_eq!(documented.len(), headings.len(), "a method is documented twice: {headings:?}");
+        let routed = routed();
+        assert!(routed.len() > 40, "the router table was not read: {routed:?}");
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "docs/API.md lacks {missing:?} and documents unknown {extra:?}"
+        );
     }
 }

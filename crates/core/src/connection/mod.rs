@@ -57,7 +57,8 @@ pub struct AuthInfo {
 pub struct Connection {
     pub session_id: String,
     pub transport: Transport,
-    pub outbound: Outbound,
+    /// Shared with the `Caller`s made from this connection (domains hold those, never the connection).
+    pub outbound: Arc<Outbound>,
     /// A child of the daemon's shutdown token: cancelling it ends the read loop.
     pub cancel: CancellationToken,
     pub callbacks: Callbacks,
@@ -105,7 +106,10 @@ impl Connection {
             journal: Journal::new(crate::paths::journals_dir(&daemon.config.data_dir), &session_id),
             session_id,
             transport,
-            outbound: Outbound::new(daemon.config.limits.outbound_queue, daemon.config.limits.outbound_bytes),
+            outbound: Arc::new(Outbound::new(
+                daemon.config.limits.outbound_queue,
+                daemon.config.limits.outbound_bytes,
+            )),
             inflight: std::sync::atomic::AtomicUsize::new(0),
             unauthenticated_slot: std::sync::atomic::AtomicBool::new(true),
             cancel: daemon.shutdown.child_token(),
@@ -162,6 +166,19 @@ impl Connection {
 
     pub fn set_client_id(&self, id: Option<String>) {
         *lock(&self.client_id) = id;
+    }
+
+    /// This connection as the caller of a request: its identity now, and its outbox.
+    pub fn caller(&self) -> crate::caller::Caller {
+        let auth = self.auth();
+        crate::caller::Caller {
+            session_id: self.session_id.clone(),
+            role: auth.as_ref().map_or(Role::Client, |a| a.role),
+            agent_id: auth.and_then(|a| a.agent_id),
+            client_id: self.client_id(),
+            outbox: self.outbound.clone(),
+            gone: self.cancel.clone(),
+        }
     }
 
     /// Queues one JSON message for this client, in order.
@@ -343,7 +360,7 @@ fn on_binary(
     // Polled inline first, so frames reach their stream in the order they came.
     run_inline_or_spawn(handlers, async move {
         let pcm = &bytes[hark_protocol::voice::AUDIO_FRAME_HEADER..];
-        if let Err(e) = daemon.voice.push(&conn, &id, pcm).await {
+        if let Err(e) = daemon.voice.push(&conn.caller(), &id, pcm).await {
             tracing::debug!(session = %conn.session_id, stream = %id, error = %e, "binary audio frame dropped");
         }
     });

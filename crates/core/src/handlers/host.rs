@@ -1,7 +1,5 @@
 //! The host surface's methods (PROTOCOL §8). The state and its ACL live in [`crate::host`].
 
-use std::sync::Arc;
-
 use hark_protocol::RpcError;
 use hark_protocol::host::{
     AgentIdParams, EventsParams, NotifyParams, RegisterAgentParams, RequestApprovalParams,
@@ -10,11 +8,11 @@ use hark_protocol::host::{
 use serde_json::{Value, json};
 
 use super::{Reply, parse, reply};
-use crate::connection::Connection;
+use crate::caller::Caller;
 use crate::daemon::Daemon;
 use crate::host::EVENT_RING;
 
-pub fn require_host(conn: &Connection) -> Result<(), RpcError> {
+pub fn require_host(conn: &Caller) -> Result<(), RpcError> {
     if conn.is_host() {
         Ok(())
     } else {
@@ -22,22 +20,22 @@ pub fn require_host(conn: &Connection) -> Result<(), RpcError> {
     }
 }
 
-pub fn subscribe(daemon: &Daemon, conn: &Arc<Connection>) -> Result<Reply, RpcError> {
+pub fn subscribe(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
     require_host(conn)?;
-    reply(&daemon.host.subscribe(conn))
+    reply(&daemon.host.subscribe(conn, daemon.meetings.active_list()))
 }
 
-pub fn events(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub fn events(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let EventsParams { limit } = parse(params)?;
     reply(&json!({ "events": daemon.host.events(limit.unwrap_or(EVENT_RING).min(EVENT_RING)) }))
 }
 
-pub fn agents(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+pub fn agents(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
     reply(&json!({ "agents": daemon.host.agents(conn) }))
 }
 
-pub fn approvals(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+pub fn approvals(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
     reply(&json!({ "approvals": daemon.host.approvals(conn) }))
 }
 
@@ -52,7 +50,7 @@ fn check_size(field: &str, value: &impl serde::Serialize, max: usize) -> Result<
     Ok(())
 }
 
-pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub fn register_agent(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let mut params: RegisterAgentParams = parse(params)?;
     check_size("metadata", &params.metadata, MAX_PAYLOAD_BYTES)?;
     check_size("capabilities", &params.capabilities, 4 << 10)?;
@@ -64,7 +62,7 @@ pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>)
     let id = params
         .id
         .clone()
-        .or_else(|| conn.agent_id())
+        .or_else(|| conn.agent_id.clone())
         .unwrap_or_else(|| format!("agent-{}", crate::mint_id()));
     if daemon.agent_claimed_by_other(&id, &conn.session_id) {
         return Err(RpcError::conflict(format!("agent id {id} belongs to another connection")));
@@ -73,21 +71,17 @@ pub fn register_agent(daemon: &Daemon, conn: &Connection, params: Option<Value>)
     reply(&daemon.host.register_agent(conn, params)?)
 }
 
-pub fn set_status(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub fn set_status(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: SetStatusParams = parse(params)?;
     reply(&daemon.host.set_status(conn, params)?)
 }
 
-pub fn unregister_agent(
-    daemon: &Daemon,
-    conn: &Connection,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub fn unregister_agent(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let AgentIdParams { agent_id } = parse(params)?;
     reply(&json!({ "removed": daemon.host.unregister_agent(conn, &agent_id)? }))
 }
 
-pub fn notify(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub fn notify(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: NotifyParams = parse(params)?;
     if params.message.len() > 4096 {
         return Err(RpcError::invalid_params("message", "at most 4096 bytes"));
@@ -97,15 +91,12 @@ pub fn notify(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Resu
         return Err(RpcError::invalid_params("kind", "at most 256 bytes"));
     }
     let payload = json!({ "kind": params.kind, "payload": params.payload, "session_id": conn.session_id });
-    let event = daemon.host.emit("host.notification", conn.agent_id().as_deref(), params.message, payload);
+    let event =
+        daemon.host.emit("host.notification", conn.agent_id.clone().as_deref(), params.message, payload);
     reply(&json!({ "event_id": event.id }))
 }
 
-pub fn request_approval(
-    daemon: &Daemon,
-    conn: &Arc<Connection>,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub fn request_approval(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: RequestApprovalParams = parse(params)?;
     let options = params.options.unwrap_or_else(|| vec!["approve".into(), "deny".into()]);
     if options.is_empty() || options.iter().any(|o| o.is_empty()) {
@@ -122,11 +113,7 @@ pub fn request_approval(
     reply(&daemon.host.request_approval(conn, params.action, details, options)?)
 }
 
-pub fn resolve_approval(
-    daemon: &Daemon,
-    conn: &Connection,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub fn resolve_approval(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let ResolveApprovalParams { approval_id, resolution } = parse(params)?;
     let (request, gate_capability) = daemon.host.resolve(conn, &approval_id, &resolution)?;
     // A standing grant is stored when the person answers, not when the parked request wakes:

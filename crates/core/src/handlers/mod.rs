@@ -4,6 +4,8 @@
 
 pub mod admission;
 pub mod host;
+pub mod meetings;
+pub mod memory;
 pub mod models;
 pub mod permissions;
 pub mod proposal;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::host::require_host;
 use super::{Reply, parse, reply};
-use crate::connection::Connection;
+use crate::caller::Caller;
 use crate::daemon::Daemon;
 use crate::models::{ModelStore, ModelsError};
 
@@ -43,16 +43,12 @@ pub async fn list(daemon: &Daemon) -> Result<Reply, RpcError> {
     reply(&ListResult { models })
 }
 
-pub async fn pull(
-    daemon: &Arc<Daemon>,
-    conn: &Arc<Connection>,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub async fn pull(daemon: &Arc<Daemon>, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let NameParams { name } = parse(params)?;
     // The connection's token: a client that leaves (or a daemon that stops) ends its download,
     // keeping the part for the next pull.
-    let (to, cancel) = (conn.clone(), conn.cancel.clone());
+    let (to, cancel) = (conn.clone(), conn.gone.clone());
     let installed = blocking(daemon, move |store| {
         let mut report = |bytes, total| {
             let progress = PullProgress { name: name.clone(), bytes, total };
@@ -65,7 +61,7 @@ pub async fn pull(
     reply(&installed)
 }
 
-pub async fn import(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub async fn import(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let ImportParams { path, name } = parse(params)?;
     let installed =
@@ -77,7 +73,7 @@ pub async fn import(daemon: &Daemon, conn: &Connection, params: Option<Value>) -
 /// Removing the model this daemon was started with is refused (-32012): it may be loaded, and
 /// the next stream would fail to load it. A model loaded for a stream's `options.model` is
 /// unloaded (running streams keep it until they end). Removing the default clears the default.
-pub async fn remove(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub async fn remove(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let NameParams { name } = parse(params)?;
     crate::models::check_name(&name).map_err(|e| e.to_rpc())?;
@@ -97,11 +93,7 @@ pub async fn remove(daemon: &Daemon, conn: &Connection, params: Option<Value>) -
     reply(&json!({ "removed": true }))
 }
 
-pub async fn set_default(
-    daemon: &Daemon,
-    conn: &Connection,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub async fn set_default(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let NameParams { name } = parse(params)?;
     let set = name.clone();

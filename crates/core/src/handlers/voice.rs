@@ -13,11 +13,11 @@ use hark_transcribe::Options;
 use serde_json::{Value, json};
 
 use super::{Reply, parse, reply};
-use crate::connection::Connection;
+use crate::caller::Caller;
 use crate::daemon::Daemon;
 use crate::voice::session::Stream;
 
-fn options(language: Option<String>, prompt: Option<String>) -> Result<Options, RpcError> {
+pub(crate) fn options(language: Option<String>, prompt: Option<String>) -> Result<Options, RpcError> {
     let mut o = Options::default();
     if let Some(l) = language {
         if l.is_empty() || l.len() > 8 {
@@ -37,7 +37,11 @@ fn options(language: Option<String>, prompt: Option<String>) -> Result<Options, 
 
 /// A stream's or a call's own model: the name of an installed model (`models.list`), never a
 /// path (an agent must not make whisper.cpp open arbitrary files). `None`: the daemon's model.
-fn chosen_model(daemon: &Daemon, name: Option<&str>, field: &str) -> Result<Option<PathBuf>, RpcError> {
+pub(crate) fn chosen_model(
+    daemon: &Daemon,
+    name: Option<&str>,
+    field: &str,
+) -> Result<Option<PathBuf>, RpcError> {
     let Some(name) = name else { return Ok(None) };
     if daemon.engine.model_path().is_none() {
         return Err(RpcError::invalid_params(
@@ -56,11 +60,7 @@ fn chosen_model(daemon: &Daemon, name: Option<&str>, field: &str) -> Result<Opti
     Ok(Some(daemon.models.path_of(name)))
 }
 
-pub async fn start(
-    daemon: &Arc<Daemon>,
-    conn: &Arc<Connection>,
-    params: Option<Value>,
-) -> Result<Reply, RpcError> {
+pub async fn start(daemon: &Arc<Daemon>, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let params: StartParams = parse(params)?;
     let id = match params.session_id {
         Some(id) if !hark_protocol::ids::is_valid_agent_id(&id) => {
@@ -95,18 +95,18 @@ pub async fn start(
     let reader = open_source(daemon, &params.audio_source).await?;
     let stream = Stream {
         id: id.clone(),
-        owner: conn.clone(),
+        sink: Arc::new(crate::voice::sink::OwnerSink(conn.outbox.clone())),
         transcriber,
         options,
         partials: params.options.partials.unwrap_or(true),
         live: !matches!(params.audio_source, AudioSourceSpec::File { realtime: false, .. }),
     };
-    daemon.voice.start(conn, id.clone(), params.audio_source, reader, stream)?;
+    daemon.voice.start(conn, id.clone(), params.audio_source, reader, stream, None)?;
     reply(&json!({ "session_id": id }))
 }
 
 /// Opens a source the daemon reads itself (on a blocking thread: devices and files may block).
-async fn open_source(
+pub(crate) async fn open_source(
     daemon: &Daemon,
     spec: &AudioSourceSpec,
 ) -> Result<Option<Box<dyn AudioSource>>, RpcError> {
@@ -126,7 +126,7 @@ async fn open_source(
     })
 }
 
-pub async fn push(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub async fn push(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let PushParams { session_id, pcm_b64 } = parse(params)?;
     let pcm = base64::engine::general_purpose::STANDARD
         .decode(pcm_b64.as_bytes())
@@ -135,13 +135,13 @@ pub async fn push(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> 
     reply(&json!({ "accepted": true, "samples": samples }))
 }
 
-pub async fn stop(daemon: &Daemon, conn: &Connection, params: Option<Value>) -> Result<Reply, RpcError> {
+pub async fn stop(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let SessionParams { session_id } = parse(params)?;
     daemon.voice.stop(conn, &session_id).await?;
     reply(&json!({ "session_id": session_id, "stopped": true }))
 }
 
-pub fn sessions(daemon: &Daemon, conn: &Connection) -> Result<Reply, RpcError> {
+pub fn sessions(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
     reply(&daemon.voice.list(conn))
 }
 

@@ -7,6 +7,7 @@ mod agreement;
 pub mod capture;
 pub mod engine;
 pub mod session;
+pub mod sink;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::Connection;
+use crate::caller::{Caller, OwnedBySession};
 use session::Command;
 
 /// Streams one connection may run at once.
@@ -40,10 +41,13 @@ struct Entry {
     owner_gone: CancellationToken,
     /// Tells this stream's entry from a later one that reuses its id.
     generation: u64,
+    /// Set for a meeting's streams: they outlive their starter's connection (a meeting goes on
+    /// recording, PROTOCOL §4) and are stopped only through their meeting.
+    meeting: Option<String>,
 }
 
 /// Why `conn` may not start a stream `id` now: the id is taken, or the connection has its limit.
-fn refusal(streams: &HashMap<String, Arc<Entry>>, conn: &Connection, id: &str) -> Option<RpcError> {
+fn refusal(streams: &HashMap<String, Arc<Entry>>, conn: &Caller, id: &str) -> Option<RpcError> {
     if streams.contains_key(id) {
         return Some(RpcError::conflict(format!("voice session {id} already exists")));
     }
@@ -70,7 +74,7 @@ impl VoiceStreams {
         crate::lock(&self.streams)
     }
 
-    fn get_owned(&self, conn: &Connection, id: &str) -> Result<Arc<Entry>, RpcError> {
+    fn get_owned(&self, conn: &Caller, id: &str) -> Result<Arc<Entry>, RpcError> {
         let entry = self.lock().get(id).cloned().ok_or_else(|| RpcError::not_found("session", id))?;
         if entry.owner != conn.session_id && !conn.is_host() {
             return Err(RpcError::forbidden("forbidden: this voice session belongs to another connection"));
@@ -80,22 +84,24 @@ impl VoiceStreams {
 
     /// Whether `conn` may start a stream `id` now (checked again by `start`): called before a
     /// device is opened, so a stream that would be refused never turns the microphone on.
-    pub fn check_can_start(&self, conn: &Connection, id: &str) -> Result<(), RpcError> {
+    pub fn check_can_start(&self, conn: &Caller, id: &str) -> Result<(), RpcError> {
         refusal(&self.lock(), conn, id).map_or(Ok(()), Err)
     }
 
     /// Registers and starts a stream. `reader` is the opened source for kinds the daemon reads
     /// itself; `pcm_push` has none. A refused reader is closed on a blocking thread (closing a
-    /// device may wait).
+    /// device may wait). `meeting`: the meeting the stream records for (it then outlives its
+    /// starter's connection).
     pub fn start(
         self: &Arc<Self>,
-        conn: &Arc<Connection>,
+        conn: &Caller,
         id: String,
         source: AudioSourceSpec,
         reader: Option<Box<dyn AudioSource>>,
         stream: session::Stream,
+        meeting: Option<String>,
     ) -> Result<(), RpcError> {
-        let started = self.start_inner(conn, id, source, reader, stream);
+        let started = self.start_inner(conn, id, source, reader, stream, meeting);
         started.map_err(|(e, reader)| {
             if let Some(reader) = reader {
                 tokio::task::spawn_blocking(move || drop(reader));
@@ -106,11 +112,12 @@ impl VoiceStreams {
 
     fn start_inner(
         self: &Arc<Self>,
-        conn: &Arc<Connection>,
+        conn: &Caller,
         id: String,
         source: AudioSourceSpec,
         reader: Option<Box<dyn AudioSource>>,
         stream: session::Stream,
+        meeting: Option<String>,
     ) -> Result<(), (RpcError, Option<Box<dyn AudioSource>>)> {
         let converter = match (&source, &reader) {
             (AudioSourceSpec::PcmPush { sample_rate, channels, .. }, None) => {
@@ -145,6 +152,7 @@ impl VoiceStreams {
                 dropped_ms: dropped_ms.clone(),
                 owner_gone: owner_gone.clone(),
                 generation,
+                meeting,
             };
             streams.insert(id.clone(), Arc::new(entry));
         }
@@ -175,7 +183,7 @@ impl VoiceStreams {
 
     /// `voice.transcribe_stream.push`: decodes, converts, queues. Returns the samples taken
     /// (in the session's own rate and channels, as pushed).
-    pub async fn push(&self, conn: &Connection, id: &str, pcm: &[u8]) -> Result<usize, RpcError> {
+    pub async fn push(&self, conn: &Caller, id: &str, pcm: &[u8]) -> Result<usize, RpcError> {
         let entry = self.get_owned(conn, id)?;
         let Some(converter) = &entry.converter else {
             return Err(RpcError::invalid_params(
@@ -194,9 +202,28 @@ impl VoiceStreams {
         Ok(samples)
     }
 
-    /// `voice.transcribe_stream.stop`: answers after the final transcript and `done`.
-    pub async fn stop(&self, conn: &Connection, id: &str) -> Result<(), RpcError> {
+    /// `voice.transcribe_stream.stop`: answers after the final transcript and `done`. A
+    /// meeting's stream is stopped with its meeting (`meeting.stop`), never alone.
+    pub async fn stop(&self, conn: &Caller, id: &str) -> Result<(), RpcError> {
         let entry = self.get_owned(conn, id)?;
+        if let Some(meeting) = &entry.meeting {
+            return Err(RpcError::conflict(format!(
+                "voice session {id} records meeting {meeting}: stop it with meeting.stop"
+            )));
+        }
+        Self::stop_entry(&entry, id).await
+    }
+
+    /// Stops a meeting's stream (its meeting's recorder does this): the final transcript of
+    /// buffered speech and `done` have been sent when it returns. A stream already gone is fine.
+    pub async fn stop_meeting_stream(&self, id: &str) {
+        let entry = self.lock().get(id).cloned();
+        if let Some(entry) = entry {
+            let _ = Self::stop_entry(&entry, id).await;
+        }
+    }
+
+    async fn stop_entry(entry: &Entry, id: &str) -> Result<(), RpcError> {
         let (tx, rx) = oneshot::channel();
         entry
             .commands
@@ -207,7 +234,7 @@ impl VoiceStreams {
     }
 
     /// `voice.sessions.list`: the caller's own; the host sees all.
-    pub fn list(&self, conn: &Connection) -> Value {
+    pub fn list(&self, conn: &Caller) -> Value {
         let sessions: Vec<Value> = self
             .lock()
             .iter()
@@ -222,11 +249,14 @@ impl VoiceStreams {
             .collect();
         json!({ "sessions": sessions })
     }
+}
 
-    /// Part of the connection cleanup path: its streams end (their commands close).
-    pub fn release_owner(&self, session_id: &str) {
+impl OwnedBySession for VoiceStreams {
+    /// Part of the cleanup path: its streams end (their commands close); a meeting's streams
+    /// go on (the meeting decides, `stop_on_disconnect`).
+    fn release_session(&self, session_id: &str) {
         self.lock().retain(|_, e| {
-            let keep = e.owner != session_id;
+            let keep = e.owner != session_id || e.meeting.is_some();
             if !keep {
                 e.owner_gone.cancel();
             }

@@ -1,6 +1,6 @@
 //! One voice stream: ONE task that owns its state (VAD, audio buffer, open segment, sequence
 //! numbers) and takes commands over a channel (audio, stop, owner gone). It turns audio into
-//! `voice.event`s for its owner, in order: `speech_start`, `partial`s while speech goes on,
+//! events for its sink (`sink.rs`), in order: `speech_start`, `partial`s while speech goes on,
 //! `speech_end`, the final `transcript` (never revised), `level`s, and `done` last.
 //!
 //! Transcription runs on blocking threads, never on the runtime. Finals are transcribed in
@@ -17,15 +17,13 @@ use std::sync::Arc;
 use hark_audio::level::LevelMeter;
 use hark_audio::vad::{Segmenter, VadConfig, VadEvent};
 use hark_audio::{ms_to_samples, samples_to_ms};
-use hark_protocol::jsonrpc;
 use hark_protocol::voice::{DoneReason, VoiceEvent};
 use hark_transcribe::{Options, Transcriber};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::agreement::Agreement;
-use crate::connection::Connection;
+use super::sink::EventSink;
 
 /// Longest final segment; speech that goes on is cut here and continues in the next.
 pub const MAX_SEGMENT_MS: u64 = 20_000;
@@ -73,7 +71,8 @@ pub enum Command {
 
 pub struct Stream {
     pub id: String,
-    pub owner: Arc<Connection>,
+    /// Where its events (and, for a meeting, its audio) go.
+    pub sink: Arc<dyn EventSink>,
     pub transcriber: Arc<dyn Transcriber>,
     pub options: Options,
     pub partials: bool,
@@ -173,17 +172,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
 
 impl State {
     fn send(&self, event: VoiceEvent) {
-        let note =
-            jsonrpc::notification("voice.event", json!({ "session_id": self.stream.id, "event": event }));
-        if matches!(event, VoiceEvent::Partial { .. }) {
-            // The newest partial may replace an older one still queued for a slow client.
-            self.stream
-                .owner
-                .outbound
-                .push_coalescable(format!("partial:{}", self.stream.id), note.to_string());
-        } else {
-            self.stream.owner.send(&note);
-        }
+        self.stream.sink.event(&self.stream.id, event);
     }
 
     fn slice(&self, from: u64, to: u64) -> Vec<f32> {
@@ -209,6 +198,7 @@ impl State {
     }
 
     async fn audio_in(&mut self, samples: &[f32]) {
+        self.stream.sink.audio(samples);
         self.audio.extend_from_slice(samples);
         self.pos += samples.len() as u64;
         for level in self.meter.push(samples) {

@@ -1,0 +1,275 @@
+//! ONE recorder per running meeting: a thread that owns the meeting's files (its
+//! `transcript.jsonl`, its WAVs, its `meeting.json`) and takes everything over one channel: the
+//! audio and events of the meeting's voice streams (through [`MeetingSink`]), renames, and the
+//! order to finish. Nobody else writes a running meeting's files.
+//!
+//! Durability order (PROTOCOL §16): a final segment's line is written to `transcript.jsonl` (it
+//! reaches the OS) before its `transcript` event goes to anyone; the file is fsynced at least
+//! every second and at the end; WAV headers are refreshed about every second. Then the segment
+//! is indexed (a cache: a failure there is logged, never lost data) and fanned out: as a
+//! `voice.event` to the starter and to host subscribers, and as a `meeting.segment` host event.
+//! Events reach everyone in the order the streams produced them, because they all pass through
+//! this one channel.
+//!
+//! The recorder finishes when every source has said `done` (a stop, a file that ended, a lost
+//! device) or when told to: WAVs finalized, transcript fsynced, `meeting.json` rewritten with
+//! its final status, the `meeting.stopped` host event, and the final metadata published.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hark_audio::wav::WavWriter;
+use hark_protocol::meeting::{MeetingMetadata, MeetingStatus, Segment};
+use hark_protocol::time::now_rfc3339;
+use hark_protocol::voice::VoiceEvent;
+use hark_store::{Index, MeetingStore, TranscriptWriter};
+use serde_json::json;
+use tokio::sync::{oneshot, watch};
+
+use super::echo::EchoFilter;
+use crate::caller::Outbox;
+use crate::host::HostState;
+use crate::voice::sink::{EventSink, send_voice_event};
+
+pub(crate) enum Msg {
+    Audio {
+        source: usize,
+        samples: Vec<f32>,
+    },
+    Event {
+        source: usize,
+        event: VoiceEvent,
+    },
+    Rename {
+        title: String,
+        reply: oneshot::Sender<MeetingMetadata>,
+    },
+    /// Finish now, whatever the sources said (their streams have been stopped).
+    Finish,
+}
+
+/// What the rest of the daemon may read of a running meeting.
+pub(crate) struct Shared {
+    pub metadata: Mutex<MeetingMetadata>,
+    /// The starter's outbox while it is connected (the cleanup path clears it).
+    pub starter: Mutex<Option<Arc<dyn Outbox>>>,
+    /// The final metadata, once the recorder has finished.
+    pub finished: watch::Sender<Option<MeetingMetadata>>,
+}
+
+/// A meeting stream's sink: hands its audio and events to the recorder, in order.
+pub(crate) struct MeetingSink {
+    pub tx: Mutex<Sender<Msg>>,
+    pub source: usize,
+}
+
+impl EventSink for MeetingSink {
+    fn event(&self, _stream_id: &str, event: VoiceEvent) {
+        let _ = crate::lock(&self.tx).send(Msg::Event { source: self.source, event });
+    }
+    fn audio(&self, samples: &[f32]) {
+        let _ = crate::lock(&self.tx).send(Msg::Audio { source: self.source, samples: samples.to_vec() });
+    }
+}
+
+pub(crate) struct Recorder {
+    pub shared: Arc<Shared>,
+    pub store: MeetingStore,
+    pub index: Arc<Mutex<Index>>,
+    pub host: Arc<HostState>,
+    pub starter_session: String,
+    pub transcript: TranscriptWriter,
+    /// One per source; `None` when audio is not kept.
+    pub wavs: Vec<Option<WavWriter>>,
+    /// `meeting:<id>:<source>`, per source.
+    pub stream_ids: Vec<String>,
+    /// Called once the recorder has finished (the registry forgets the meeting).
+    pub on_finished: Box<dyn FnOnce() + Send>,
+}
+
+/// How often the recorder wakes with nothing to do, to fsync what is due.
+const TICK: Duration = Duration::from_millis(250);
+
+struct State {
+    samples: Vec<u64>,
+    done: Vec<bool>,
+    next_seq: u64,
+    echo: EchoFilter,
+}
+
+impl Recorder {
+    /// Starts the recorder's thread.
+    pub fn spawn(self, rx: Receiver<Msg>) -> std::io::Result<()> {
+        let id = crate::lock(&self.shared.metadata).id.clone();
+        std::thread::Builder::new().name(format!("hark-meeting-{id}")).spawn(move || self.run(rx))?;
+        Ok(())
+    }
+
+    fn meeting_id(&self) -> String {
+        crate::lock(&self.shared.metadata).id.clone()
+    }
+
+    fn run(mut self, rx: Receiver<Msg>) {
+        let n = self.stream_ids.len();
+        let mut state =
+            State { samples: vec![0; n], done: vec![false; n], next_seq: 0, echo: EchoFilter::default() };
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(Msg::Audio { source, samples }) => {
+                    state.samples[source] += samples.len() as u64;
+                    if let Some(Some(wav)) = self.wavs.get_mut(source)
+                        && let Err(e) = wav.write(&samples)
+                    {
+                        tracing::error!(meeting = %self.meeting_id(), error = %e, "cannot write the meeting's audio");
+                        self.wavs[source] = None; // the transcript goes on; the audio file stays valid up to here
+                    }
+                }
+                Ok(Msg::Event { source, event }) => {
+                    let done = matches!(event, VoiceEvent::Done { .. });
+                    self.on_event(&mut state, source, event);
+                    if done {
+                        state.done[source] = true;
+                        if state.done.iter().all(|d| *d) {
+                            break;
+                        }
+                    }
+                }
+                Ok(Msg::Rename { title, reply }) => {
+                    let metadata = {
+                        let mut m = crate::lock(&self.shared.metadata);
+                        m.title = title;
+                        m.clone()
+                    };
+                    self.save_metadata(&metadata);
+                    let _ = reply.send(metadata);
+                }
+                Ok(Msg::Finish) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Err(e) = self.transcript.sync_if_due() {
+                tracing::error!(meeting = %self.meeting_id(), error = %e, "cannot fsync the transcript");
+            }
+        }
+        self.finish(&state);
+    }
+
+    fn on_event(&mut self, state: &mut State, source: usize, event: VoiceEvent) {
+        let stream_id = self.stream_ids[source].clone();
+        let VoiceEvent::Transcript { text, t0_ms, t1_ms, .. } = event else {
+            self.fan_out(&stream_id, &event);
+            return;
+        };
+        let (source_name, role) = {
+            let m = crate::lock(&self.shared.metadata);
+            let s = &m.sources[source];
+            (s.name().to_string(), s.role.clone())
+        };
+        if state.echo.is_echo(&role, t0_ms, t1_ms, &text) {
+            tracing::debug!(meeting = %self.meeting_id(), %text, "a microphone segment repeats system audio: not stored");
+            return;
+        }
+        let segment = Segment {
+            seq: state.next_seq,
+            source: source_name,
+            role: role.clone(),
+            t0_ms,
+            t1_ms,
+            timestamp: now_rfc3339(),
+            text,
+        };
+        // First the file: what anyone is told of must survive a crash of the process.
+        if let Err(e) = self.transcript.append(&segment) {
+            tracing::error!(meeting = %self.meeting_id(), error = %e, "cannot append to the transcript");
+            let error = VoiceEvent::Error {
+                code: "storage_failed".into(),
+                message: "the transcript could not be written".into(),
+            };
+            self.fan_out(&stream_id, &error);
+            return;
+        }
+        state.next_seq += 1;
+        state.echo.stored(&role, t0_ms, t1_ms, &segment.text);
+        let meeting_id = {
+            let mut m = crate::lock(&self.shared.metadata);
+            m.segment_count += 1;
+            let count = m.segment_count;
+            if let Some(r) = m.revisions.first_mut() {
+                r.segment_count = count;
+            }
+            m.duration_ms = m.duration_ms.max(t1_ms);
+            m.id.clone()
+        };
+        if let Err(e) = crate::lock(&self.index).add_segment(&meeting_id, &segment) {
+            tracing::warn!(meeting = %meeting_id, error = %e, "cannot index a segment (the index is rebuilt from the files at the next start)");
+        }
+        let event = VoiceEvent::Transcript {
+            text: segment.text.clone(),
+            t0_ms,
+            t1_ms,
+            duration_ms: t1_ms.saturating_sub(t0_ms),
+            role,
+            seq: segment.seq,
+        };
+        self.fan_out(&stream_id, &event);
+        self.host.emit(
+            "meeting.segment",
+            None,
+            format!("{}: {}", segment.source, segment.text),
+            json!({ "meeting_id": meeting_id, "segment": segment }),
+        );
+    }
+
+    /// A `voice.event` to the starter and to every host subscriber (once each).
+    fn fan_out(&self, stream_id: &str, event: &VoiceEvent) {
+        if let Some(starter) = crate::lock(&self.shared.starter).as_ref() {
+            send_voice_event(&**starter, stream_id, event);
+        }
+        self.host.for_each_subscriber(|sub| {
+            if sub.session_id != self.starter_session {
+                send_voice_event(&*sub.outbox, stream_id, event);
+            }
+        });
+    }
+
+    fn save_metadata(&self, metadata: &MeetingMetadata) {
+        if let Err(e) = self.store.write_metadata(metadata) {
+            tracing::error!(meeting = %metadata.id, error = %e, "cannot write meeting.json");
+        }
+        if let Err(e) = crate::lock(&self.index).upsert_meeting(metadata) {
+            tracing::warn!(meeting = %metadata.id, error = %e, "cannot index the meeting");
+        }
+    }
+
+    fn finish(mut self, state: &State) {
+        let id = self.meeting_id();
+        for (i, wav) in self.wavs.iter_mut().enumerate() {
+            if let Some(w) = wav.take()
+                && let Err(e) = w.finalize()
+            {
+                tracing::error!(meeting = %id, source = i, error = %e, "cannot finalize a WAV file");
+            }
+        }
+        if let Err(e) = self.transcript.sync() {
+            tracing::error!(meeting = %id, error = %e, "cannot fsync the transcript");
+        }
+        let audio_ms = state.samples.iter().copied().max().unwrap_or(0) * 1000 / 16_000;
+        let metadata = {
+            let mut m = crate::lock(&self.shared.metadata);
+            m.status = MeetingStatus::Stopped;
+            m.ended_at = Some(now_rfc3339());
+            m.duration_ms = m.duration_ms.max(audio_ms);
+            m.clone()
+        };
+        self.save_metadata(&metadata);
+        tracing::info!(meeting = %id, segments = metadata.segment_count, "meeting stopped");
+        self.host.emit(
+            "meeting.stopped",
+            None,
+            format!("meeting {:?} stopped", metadata.title),
+            json!({ "meeting_id": id, "meeting": metadata }),
+        );
+        (self.on_finished)();
+        self.shared.finished.send_replace(Some(metadata));
+    }
+}
