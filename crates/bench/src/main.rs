@@ -8,11 +8,14 @@
 //! - `hark-bench stream`: live streaming latency at real-time pace.
 //! - `hark-bench accuracy`: streaming WER and transcriber compute vs one `full()` (the floor).
 //! - `hark-bench overhead`: the voice pipeline's latency with the fake transcriber.
+//! - `hark-bench meetings`: `meeting.search` over 100,000 segments vs SQLite directly, segment
+//!   append vs a plain file, live latency with and without recording.
 //!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
 mod accuracy;
 mod cpu;
+mod meetings;
 mod overhead;
 mod rpc;
 mod stream;
@@ -41,6 +44,8 @@ enum Command {
     Accuracy(accuracy::AccuracyArgs),
     /// Voice pipeline overhead with the fake transcriber vs a JSON-RPC round trip (the floor).
     Overhead(overhead::OverheadArgs),
+    /// Meetings: search vs SQLite directly, append vs a plain file, latency with/without recording.
+    Meetings(meetings::MeetingsArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         Command::Stream(args) => stream::run(args),
         Command::Accuracy(args) => accuracy::run(args),
         Command::Overhead(args) => overhead::run(args),
+        Command::Meetings(args) => meetings::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

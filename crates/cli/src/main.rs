@@ -1,8 +1,10 @@
 //! The `hark` binary: `serve` (the headless daemon), `token` (what an agent needs to connect),
 //! `status` (the running daemon's `server.info`, read with the host token), `transcribe` (a WAV
-//! file to text), `models` (list, pull, import, remove, default: works on the data dir directly).
+//! file to text), `models` (list, pull, import, remove, default: works on the data dir directly),
+//! `meetings` (past meetings, through the daemon or on the files) and `record` (click-to-record).
 
 mod client;
+mod meetings;
 mod models;
 mod serve;
 mod status;
@@ -43,6 +45,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Transcribe a WAV file (text, SRT, WebVTT or JSON on stdout; progress on stderr).
     Transcribe(transcribe::TranscribeArgs),
+    /// Past meetings: list, show, search, export, rename, delete, reindex.
+    Meetings(meetings::MeetingsArgs),
+    /// Record a meeting (mic by default) until Ctrl-C, printing the transcript as it lands.
+    Record(meetings::RecordArgs),
     /// Whisper models: list, pull (download), import, remove, default.
     Models(models::ModelsArgs),
     /// Print what an agent needs to connect (shell-evaluable: `eval "$(hark token)"`).
@@ -67,6 +73,8 @@ fn main() -> ExitCode {
         Command::Token { location } => status::token(&location),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Models(args) => models::run(args),
+        Command::Meetings(args) => meetings::run(args),
+        Command::Record(args) => meetings::record(args),
         Command::Status { location, json } => status::status(&location, json),
     };
     match result {

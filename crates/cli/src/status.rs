@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::Location;
 use crate::client::Client;
 
-fn discovery(location: &Location) -> anyhow::Result<Discovery> {
+pub(crate) fn discovery(location: &Location) -> anyhow::Result<Discovery> {
     let paths = RuntimePaths::new(location.runtime_dir());
     match read_discovery(&paths.discovery()) {
         Some(d) => Ok(d),
@@ -22,7 +22,7 @@ fn discovery(location: &Location) -> anyhow::Result<Discovery> {
     }
 }
 
-fn read_token(path: &Option<std::path::PathBuf>) -> anyhow::Result<Option<String>> {
+pub(crate) fn read_token(path: &Option<std::path::PathBuf>) -> anyhow::Result<Option<String>> {
     match path {
         Some(p) => {
             let t = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -119,4 +119,17 @@ fn print_readable(d: &Discovery, info: &Value, admission: &Value) {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     println!("  capabilities  {}", caps.join(", "));
+}
+
+/// A host-role connection to the daemon that owns the data dir, when one runs and answers.
+/// `None`: no daemon (or a discovery file a killed daemon left behind).
+pub(crate) async fn connect_host(location: &Location) -> anyhow::Result<Option<Client>> {
+    let Ok(d) = discovery(location) else { return Ok(None) };
+    let Ok(mut client) = Client::connect(&d.ws_url).await else { return Ok(None) };
+    let auth = match read_token(&d.host_token_file)? {
+        Some(t) => json!({ "host_token": t }),
+        None => json!({}),
+    };
+    client.call("session.auth", auth).await?;
+    Ok(Some(client))
 }

@@ -162,20 +162,24 @@ impl Transcriber for WhisperTranscriber {
         if audio.is_empty() {
             return Ok(Transcript { segments: vec![], language: options.language.clone() });
         }
-        // One window per 30 s of audio; each sized to its piece.
-        let mut segments = Vec::new();
-        let pieces = audio.len().div_ceil(30 * 16_000);
-        for (i, piece) in audio.chunks(30 * 16_000).enumerate() {
-            let offset = i as u64 * 30_000;
-            // The left context is at the start of the first piece.
-            let context = match (&options.context, i) {
-                (Some(c), 0) => (c.ms * 16) as usize,
-                _ => 0,
-            };
-            let report = progress.clone();
-            let on_progress = Box::new(move |p: i32| report((i as f32 + p as f32 / 100.0) / pieces as f32));
-            for s in self.run(piece, options, audio_ctx_for(piece.len(), context), Some(on_progress))? {
-                segments.push(Segment { t0_ms: s.t0_ms + offset, t1_ms: s.t1_ms + offset, text: s.text });
+        // Up to one window (30 s): one decode, its window sized to the audio. Longer audio (a
+        // file, a meeting's second pass) goes to whisper.cpp whole, in one `full()`: it seeks
+        // window by window itself, starting each where the last decoded segment ended, so no
+        // word is cut at a fixed boundary. (Cutting at every 30 s, as this did before, lost or
+        // garbled the words across each cut: on an 81 s recording WER 0.157 against 0.132 for
+        // one `full()`, and 1.32x its time.)
+        let context = options.context.as_ref().map_or(0, |c| (c.ms * 16) as usize);
+        let window =
+            if audio.len() <= 30 * 16_000 { audio_ctx_for(audio.len(), context) } else { MAX_AUDIO_CTX };
+        let report = progress.clone();
+        let on_progress = Box::new(move |p: i32| report(p as f32 / 100.0));
+        let mut segments = self.run(audio, options, window, Some(on_progress))?;
+        if audio.len() > 30 * 16_000 {
+            // whisper's last window may run past the audio's end.
+            let end_ms = audio.len() as u64 * 1000 / 16_000;
+            for s in &mut segments {
+                s.t1_ms = s.t1_ms.min(end_ms);
+                s.t0_ms = s.t0_ms.min(s.t1_ms);
             }
         }
         progress(1.0);
