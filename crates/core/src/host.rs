@@ -132,18 +132,20 @@ impl HostState {
 
     /// Subscribes a host caller; returns the snapshot of PROTOCOL §8 (`meetings_active` comes
     /// from the meetings domain).
-    pub fn subscribe(&self, conn: &Caller, meetings_active: Value) -> Value {
+    pub fn subscribe(
+        &self,
+        conn: &Caller,
+        meetings_active: Vec<hark_protocol::meeting::MeetingMetadata>,
+    ) -> wire::SubscribeResult {
         let mut inner = self.lock();
         inner.subscribers.insert(conn.session_id.clone(), conn.clone());
         let skip = inner.events.len().saturating_sub(SUBSCRIBE_BACKLOG);
-        let events: Vec<&HostEvent> = inner.events.iter().skip(skip).collect();
-        let approvals: Vec<&HostApprovalRequest> = inner.approvals.values().map(|a| &a.request).collect();
-        json!({
-            "agents": inner.agents.values().collect::<Vec<_>>(),
-            "approvals": approvals,
-            "meetings_active": meetings_active,
-            "events": events,
-        })
+        wire::SubscribeResult {
+            agents: inner.agents.values().cloned().collect(),
+            approvals: inner.approvals.values().map(|a| a.request.clone()).collect(),
+            meetings_active,
+            events: inner.events.iter().skip(skip).cloned().collect(),
+        }
     }
 
     pub fn events(&self, limit: usize) -> Vec<HostEvent> {

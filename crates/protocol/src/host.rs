@@ -153,3 +153,64 @@ pub struct Grant {
     pub capability: String,
     pub granted_at: String,
 }
+
+/// `host.events`' result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsResult {
+    pub events: Vec<HostEvent>,
+}
+
+/// `host.agents`' result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentsResult {
+    pub agents: Vec<HostAgent>,
+}
+
+/// `host.approvals`' result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalsResult {
+    pub approvals: Vec<HostApprovalRequest>,
+}
+
+/// `host.unregister_agent`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemovedResult {
+    pub removed: bool,
+}
+
+/// `host.notify`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyResult {
+    pub event_id: String,
+}
+
+/// `permissions.list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantsResult {
+    pub grants: Vec<Grant>,
+}
+
+/// `permissions.revoke`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokeResult {
+    pub revoked: bool,
+}
+
+/// `permissions.request`'s result: `grant` says why it was let through (`host`, `standing`,
+/// `once`, `always`, `policy`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermissionResult {
+    pub capability: String,
+    pub granted: bool,
+    pub grant: String,
+}
+
+/// `host.subscribe`'s snapshot (PROTOCOL §8); `host.event` pushes follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscribeResult {
+    pub agents: Vec<HostAgent>,
+    pub approvals: Vec<HostApprovalRequest>,
+    pub meetings_active: Vec<crate::meeting::MeetingMetadata>,
+    /// The last 50 host events, oldest first.
+    pub events: Vec<HostEvent>,
+}

@@ -147,6 +147,58 @@ pub struct TranscribeParams {
     pub model: Option<String>,
 }
 
+/// `voice.transcribe_stream.start`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartResult {
+    pub session_id: String,
+}
+
+/// `voice.transcribe_stream.push`'s result: the samples taken, in the session's own rate and
+/// channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub accepted: bool,
+    pub samples: usize,
+}
+
+/// `voice.transcribe_stream.stop`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopResult {
+    pub session_id: String,
+    pub stopped: bool,
+}
+
+/// One input of `voice.devices.list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    pub default: bool,
+    pub sample_rates: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevicesResult {
+    pub inputs: Vec<DeviceInfo>,
+    pub system_capture: bool,
+}
+
+/// One segment of a one-shot `transcribe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeSegment {
+    pub t0_ms: u64,
+    pub t1_ms: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeResult {
+    pub text: String,
+    pub language: String,
+    pub duration_ms: u64,
+    pub segments: Vec<TranscribeSegment>,
+}
+
 /// Binary audio frames (PROTOCOL §6.4): `[0]=0x01`, `[1..17]` the session's UUID, `[17..25]`
 /// a sequence number (u64 LE), `[25]=0x00` (s16le), then the PCM.
 pub const AUDIO_FRAME_HEADER: usize = 26;

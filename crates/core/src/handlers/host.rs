@@ -2,8 +2,8 @@
 
 use hark_protocol::RpcError;
 use hark_protocol::host::{
-    AgentIdParams, EventsParams, NotifyParams, RegisterAgentParams, RequestApprovalParams,
-    ResolveApprovalParams, SetStatusParams,
+    AgentIdParams, AgentsResult, ApprovalsResult, EventsParams, EventsResult, NotifyParams, NotifyResult,
+    RegisterAgentParams, RemovedResult, RequestApprovalParams, ResolveApprovalParams, SetStatusParams,
 };
 use serde_json::{Value, json};
 
@@ -28,15 +28,15 @@ pub fn subscribe(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
 pub fn events(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     require_host(conn)?;
     let EventsParams { limit } = parse(params)?;
-    reply(&json!({ "events": daemon.host.events(limit.unwrap_or(EVENT_RING).min(EVENT_RING)) }))
+    reply(&EventsResult { events: daemon.host.events(limit.unwrap_or(EVENT_RING).min(EVENT_RING)) })
 }
 
 pub fn agents(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
-    reply(&json!({ "agents": daemon.host.agents(conn) }))
+    reply(&AgentsResult { agents: daemon.host.agents(conn) })
 }
 
 pub fn approvals(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
-    reply(&json!({ "approvals": daemon.host.approvals(conn) }))
+    reply(&ApprovalsResult { approvals: daemon.host.approvals(conn) })
 }
 
 /// Bounds on what enters the host state and its event ring (every subscriber gets a copy).
@@ -78,7 +78,7 @@ pub fn set_status(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Resu
 
 pub fn unregister_agent(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let AgentIdParams { agent_id } = parse(params)?;
-    reply(&json!({ "removed": daemon.host.unregister_agent(conn, &agent_id)? }))
+    reply(&RemovedResult { removed: daemon.host.unregister_agent(conn, &agent_id)? })
 }
 
 pub fn notify(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
@@ -93,7 +93,7 @@ pub fn notify(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<R
     let payload = json!({ "kind": params.kind, "payload": params.payload, "session_id": conn.session_id });
     let event =
         daemon.host.emit("host.notification", conn.agent_id.clone().as_deref(), params.message, payload);
-    reply(&json!({ "event_id": event.id }))
+    reply(&NotifyResult { event_id: event.id })
 }
 
 pub fn request_approval(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hark_audio::source::AudioSource;
 use hark_protocol::ids::is_valid_meeting_id;
 use hark_protocol::meeting::{
-    ExportParams, ExportResult, GetParams, GetResult, ListParams, ListResult, MeetingIdParams,
+    DeleteResult, ExportParams, ExportResult, GetParams, GetResult, ListParams, ListResult, MeetingIdParams,
     MeetingMetadata, MeetingSource, MeetingStatus, RetranscribeParams, RetranscribeProgress,
     RetranscribeResult, Revision, SearchParams, SearchResult, SourceObject, StartParams, StartResult,
     UpdateParams,
@@ -354,7 +354,7 @@ pub async fn delete(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> 
     check_meeting_id("meeting_id", &meeting_id)?;
     let meetings = daemon.meetings.clone();
     blocking(move || meetings.delete(&meeting_id)).await?;
-    reply(&json!({ "deleted": true }))
+    reply(&DeleteResult { deleted: true })
 }
 
 /// `meeting.retranscribe`: the second pass (`meetings::second_pass`). The starter (the same

@@ -3,7 +3,9 @@
 //! it, not in the middle of a meeting); it runs the same gate the voice and meeting methods use.
 
 use hark_protocol::RpcError;
-use hark_protocol::host::{PermissionRequestParams, RevokeParams};
+use hark_protocol::host::{
+    GrantsResult, PermissionRequestParams, PermissionResult, RevokeParams, RevokeResult,
+};
 use serde_json::{Value, json};
 
 use super::{Reply, parse, reply};
@@ -20,7 +22,7 @@ pub fn list(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
             None => Vec::new(),
         }
     };
-    reply(&json!({ "grants": grants }))
+    reply(&GrantsResult { grants })
 }
 
 /// The host revokes any grant; an agent may give up its own.
@@ -30,12 +32,12 @@ pub fn revoke(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<R
     if !conn.is_host() && conn.agent_id.clone().as_deref() != Some(agent_id.as_str()) {
         return Err(RpcError::forbidden("forbidden: host role needed to revoke another agent's grant"));
     }
-    reply(&json!({ "revoked": daemon.permissions.revoke(&agent_id, &capability) }))
+    reply(&RevokeResult { revoked: daemon.permissions.revoke(&agent_id, &capability) })
 }
 
 pub async fn request(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let PermissionRequestParams { capability } = parse(params)?;
     check_capability(&capability)?;
     let allowed = gate(daemon, conn, &capability, "permissions.request", json!({})).await?;
-    reply(&json!({ "capability": capability, "granted": true, "grant": allowed.as_str() }))
+    reply(&PermissionResult { capability, granted: true, grant: allowed.as_str().into() })
 }

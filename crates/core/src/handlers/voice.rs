@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use hark_audio::source::{AudioSource, FileSource, SourceError};
-use hark_protocol::voice::{AudioSourceSpec, PushParams, SessionParams, StartParams, TranscribeParams};
+use hark_protocol::voice::{
+    AudioSourceSpec, DeviceInfo, DevicesResult, PushParams, PushResult, SessionParams, StartParams,
+    StartResult, StopResult, TranscribeParams, TranscribeResult, TranscribeSegment,
+};
 use hark_protocol::{ErrorCode, RpcError};
 use hark_transcribe::Options;
 use serde_json::{Value, json};
@@ -102,7 +105,7 @@ pub async fn start(daemon: &Arc<Daemon>, conn: &Caller, params: Option<Value>) -
         live: !matches!(params.audio_source, AudioSourceSpec::File { realtime: false, .. }),
     };
     daemon.voice.start(conn, id.clone(), params.audio_source, reader, stream, None)?;
-    reply(&json!({ "session_id": id }))
+    reply(&StartResult { session_id: id })
 }
 
 /// Opens a source the daemon reads itself (on a blocking thread: devices and files may block).
@@ -132,13 +135,13 @@ pub async fn push(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Resu
         .decode(pcm_b64.as_bytes())
         .map_err(|e| RpcError::invalid_params("pcm_b64", format!("not base64: {e}")))?;
     let samples = daemon.voice.push(conn, &session_id, &pcm).await?;
-    reply(&json!({ "accepted": true, "samples": samples }))
+    reply(&PushResult { accepted: true, samples })
 }
 
 pub async fn stop(daemon: &Daemon, conn: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     let SessionParams { session_id } = parse(params)?;
     daemon.voice.stop(conn, &session_id).await?;
-    reply(&json!({ "session_id": session_id, "stopped": true }))
+    reply(&StopResult { session_id, stopped: true })
 }
 
 pub fn sessions(daemon: &Daemon, conn: &Caller) -> Result<Reply, RpcError> {
@@ -157,11 +160,11 @@ pub async fn devices(daemon: &Daemon) -> Result<Reply, RpcError> {
         tracing::info!(error = %e, "no audio inputs");
         Vec::new()
     });
-    let inputs: Vec<Value> = inputs
+    let inputs = inputs
         .into_iter()
-        .map(|d| json!({ "id": d.id, "name": d.name, "default": d.default, "sample_rates": d.sample_rates }))
+        .map(|d| DeviceInfo { id: d.id, name: d.name, default: d.default, sample_rates: d.sample_rates })
         .collect();
-    reply(&json!({ "inputs": inputs, "system_capture": system_capture }))
+    reply(&DevicesResult { inputs, system_capture })
 }
 
 /// One-shot transcription of a WAV (bytes or a path), behind an admission permit.
@@ -193,12 +196,10 @@ pub async fn transcribe(daemon: &Daemon, params: Option<Value>) -> Result<Reply,
     })
     .await
     .map_err(|_| RpcError::internal())??;
-    let segments: Vec<Value> = transcript
+    let segments = transcript
         .segments
         .iter()
-        .map(|s| json!({ "t0_ms": s.t0_ms, "t1_ms": s.t1_ms, "text": s.text }))
+        .map(|s| TranscribeSegment { t0_ms: s.t0_ms, t1_ms: s.t1_ms, text: s.text.clone() })
         .collect();
-    reply(
-        &json!({ "text": transcript.text(), "language": transcript.language, "duration_ms": duration_ms, "segments": segments }),
-    )
+    reply(&TranscribeResult { text: transcript.text(), language: transcript.language, duration_ms, segments })
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use hark_protocol::meeting::MeetingMetadata;
 use hark_protocol::{ErrorCode, RpcError};
 use hark_store::{Index, MeetingStore, StoreError};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::caller::{Caller, OwnedBySession};
@@ -143,10 +143,8 @@ impl Meetings {
     }
 
     /// The running meetings' metadata (`host.subscribe`'s `meetings_active`).
-    pub fn active_list(&self) -> Value {
-        let list: Vec<MeetingMetadata> =
-            crate::lock(&self.active).values().map(|a| crate::lock(&a.shared.metadata).clone()).collect();
-        json!(list)
+    pub fn active_list(&self) -> Vec<MeetingMetadata> {
+        crate::lock(&self.active).values().map(|a| crate::lock(&a.shared.metadata).clone()).collect()
     }
 
     /// The live metadata of a running meeting.
