@@ -141,6 +141,11 @@ async fn a_file_meeting_is_stored_listed_searched_and_exported() {
     let kinds: Vec<&str> =
         ring["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "meeting.started").count(), 1, "{kinds:?}");
+    let started = kinds.iter().position(|k| *k == "meeting.started").unwrap();
+    assert!(
+        kinds[..started].iter().all(|k| !k.starts_with("meeting.")),
+        "meeting.started comes first: {kinds:?}"
+    );
     assert_eq!(kinds.iter().filter(|k| **k == "meeting.segment").count(), finals.len(), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"meeting.stopped"), "{kinds:?}");
 
@@ -398,7 +403,9 @@ async fn a_meeting_left_recording_is_recovered_at_start() {
     meta["status"] = json!("recording");
     meta.as_object_mut().unwrap().remove("ended_at");
     std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
-    std::fs::write(dir.join("meeting.json.tmp-crash"), b"{\"half\": ").unwrap();
+    // A rewrite of meeting.json that the crash cut short (the store's temp-file name).
+    let temp = dir.join("meeting.json.tmp4242-7");
+    std::fs::write(&temp, b"{\"half\": ").unwrap();
     let transcript = dir.join("transcript.jsonl");
     let mut text = std::fs::read_to_string(&transcript).unwrap();
     text.push_str("{\"seq\":99,\"source\":\"push\",\"ro");
@@ -419,6 +426,8 @@ async fn a_meeting_left_recording_is_recovered_at_start() {
     assert_eq!(recovered[0]["payload"]["meeting_id"], "crashed");
     let after = host.call("meeting.get", json!({ "meeting_id": "crashed" })).await.unwrap();
     assert_eq!(after["metadata"]["status"], "interrupted");
+    assert_eq!(after["metadata"]["title"], "Crash", "the complete meeting.json was used, not the temp file");
+    assert!(!temp.exists(), "the cut-short temp file is removed");
     assert_eq!(after["segments"], before["segments"], "every stored segment is still there");
     let broken = std::fs::read_to_string(dir.join("transcript.jsonl.broken")).unwrap();
     assert!(broken.contains("\"seq\":99"), "the torn line is set aside: {broken:?}");

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Location {
     /// Data root (default: $HARK_DATA_DIR, else the platform data dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -45,7 +45,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Transcribe a WAV file (text, SRT, WebVTT or JSON on stdout; progress on stderr).
     Transcribe(transcribe::TranscribeArgs),
-    /// Past meetings: list, show, search, export, rename, delete, reindex.
+    /// Past meetings: list, show, search, export, rename, delete, retranscribe, reindex.
     Meetings(meetings::MeetingsArgs),
     /// Record a meeting (mic by default) until Ctrl-C, printing the transcript as it lands.
     Record(meetings::RecordArgs),

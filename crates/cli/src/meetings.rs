@@ -1,4 +1,4 @@
-//! `hark meetings list|show|search|export|rename|delete|reindex`, and `hark record`.
+//! `hark meetings list|show|search|export|rename|delete|retranscribe|reindex`, and `hark record`.
 //!
 //! Through the running daemon when one answers (with the host token, so what it shows is what
 //! the window shows); otherwise straight on the data dir's files and index, like `hark models`
@@ -63,6 +63,13 @@ enum MeetingsCommand {
     Rename { id: String, title: String },
     /// Delete a meeting: its transcript, audio and index entries.
     Delete { id: String },
+    /// Transcribe a stopped meeting again from its audio (a new revision; needs the daemon).
+    Retranscribe {
+        id: String,
+        /// An installed model (default: the daemon's).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Rebuild the search index from the meeting files (no daemon may be running).
     Reindex,
 }
@@ -74,7 +81,32 @@ fn parse_format(s: &str) -> Result<ExportFormat, String> {
 /// Where the meeting methods are answered.
 enum Backend {
     Daemon(Client),
-    Files { store: MeetingStore, index: Index },
+    /// On the files, holding the data dir's daemon lock so no daemon starts on them meanwhile.
+    Files {
+        store: MeetingStore,
+        index: Index,
+        _lock: std::fs::File,
+    },
+}
+
+/// The data dir's daemon lock, when no daemon holds it (the same lock `hark serve` takes).
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = hark_core::paths::data_lock(data_dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "a hark daemon owns {} but does not answer on its socket; try again, or stop it",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).context("cannot lock the data dir"),
+    }
 }
 
 impl Backend {
@@ -86,6 +118,7 @@ impl Backend {
     }
 
     fn files(location: &Location) -> anyhow::Result<Backend> {
+        let lock = lock_data_dir(&location.data_dir())?;
         let store = MeetingStore::new(location.data_dir());
         let (index, report) =
             Index::open(&store.layout().index(), &store).context("cannot open the meeting index")?;
@@ -95,14 +128,14 @@ impl Backend {
                 report.reason.unwrap_or_default()
             );
         }
-        Ok(Backend::Files { store, index })
+        Ok(Backend::Files { store, index, _lock: lock })
     }
 
     /// A meeting method, answered by the daemon or from the files, with the daemon's result shape.
     async fn call(&mut self, method: &str, p: Value) -> anyhow::Result<Value> {
         let (store, index) = match self {
             Backend::Daemon(client) => return client.call(method, p).await,
-            Backend::Files { store, index } => (store, index),
+            Backend::Files { store, index, .. } => (store, index),
         };
         let id = || p["meeting_id"].as_str().unwrap_or_default().to_string();
         let check = |id: &str| {
@@ -146,7 +179,11 @@ impl Backend {
             "meeting.delete" => {
                 let id = id();
                 check(&id)?;
-                store.read_metadata(&id)?;
+                let m = store.read_metadata(&id)?;
+                anyhow::ensure!(
+                    m.status != hark_protocol::meeting::MeetingStatus::Recording,
+                    "meeting {id} is marked recording (its daemon stopped without finishing it): start `hark serve` once to recover it, then delete it"
+                );
                 store.delete(&id)?;
                 index.delete_meeting(&id)?;
                 json!({ "deleted": true })
@@ -186,7 +223,7 @@ async fn run_async(args: MeetingsArgs) -> anyhow::Result<ExitCode> {
                 "a daemon is running on this data dir and keeps its index up to date; stop it first (it also rebuilds a missing or corrupt index when it starts)"
             );
         }
-        let Backend::Files { store, mut index } = Backend::files(&args.location)? else { unreachable!() };
+        let Backend::Files { store, mut index, .. } = Backend::files(&args.location)? else { unreachable!() };
         index.rebuild(&store)?;
         let (_, total) = index.list(1, 0, None)?;
         let counts = index.counts()?;
@@ -262,6 +299,21 @@ async fn run_async(args: MeetingsArgs) -> anyhow::Result<ExitCode> {
             backend.call("meeting.delete", json!({ "meeting_id": id })).await?;
             eprintln!("deleted {id}");
         }
+        MeetingsCommand::Retranscribe { id, model } => {
+            let Backend::Daemon(client) = &mut backend else {
+                bail!(
+                    "transcribing again needs the daemon (its model and admission): start `hark serve` first"
+                );
+            };
+            let r = client.call("meeting.retranscribe", json!({ "meeting_id": id, "model": model })).await?;
+            writeln!(
+                out,
+                "revision {} of {id}: {} segments ({})",
+                r["revision"],
+                r["segment_count"],
+                r["model"].as_str().unwrap_or("the daemon's model")
+            )?;
+        }
         MeetingsCommand::Reindex => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -330,9 +382,11 @@ async fn record_async(args: RecordArgs) -> anyhow::Result<ExitCode> {
     eprintln!("recording {:?} ({id}); Ctrl-C to stop", started["title"].as_str().unwrap_or_default());
     let mut done = 0;
     let mut stdout = std::io::stdout();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut ctrl_c => {
                 eprintln!("stopping…");
                 let m = client.call("meeting.stop", json!({ "meeting_id": id })).await?;
                 eprintln!("{} segments, {}", m["segment_count"], clock(m["duration_ms"].as_u64().unwrap_or(0)));

@@ -197,14 +197,18 @@ async fn sigterm_during_a_meeting_leaves_it_stopped() {
     let root = tempfile::tempdir().unwrap();
     let mut s = serve(root.path());
     let c = host(&s).await;
-    c.call("meeting.start", json!({ "id": "term", "sources": [{ "kind": "pcm_push" }] })).await.unwrap();
-    for piece in jfk().chunks(1_600) {
-        c.call(
-            "voice.transcribe_stream.push",
-            json!({ "session_id": "meeting:term:push", "pcm_b64": b64(piece) }),
-        )
+    // Two sources, and stop_on_disconnect (as `hark record` starts them): the connection's
+    // cleanup and the shutdown both stop the meeting, and neither may leave it half stopped.
+    let sources = json!([{ "kind": "pcm_push" }, { "kind": "pcm_push", "name": "other" }]);
+    c.call("meeting.start", json!({ "id": "term", "sources": sources, "stop_on_disconnect": true }))
         .await
         .unwrap();
+    for piece in jfk().chunks(1_600) {
+        for stream in ["meeting:term:push", "meeting:term:other"] {
+            c.call("voice.transcribe_stream.push", json!({ "session_id": stream, "pcm_b64": b64(piece) }))
+                .await
+                .unwrap();
+        }
     }
     signal(&s.child, "-TERM");
     assert!(wait_exit(&mut s.child, "SIGTERM").success());
@@ -216,8 +220,10 @@ async fn sigterm_during_a_meeting_leaves_it_stopped() {
         meta["segment_count"].as_u64().unwrap() >= 2,
         "the speech buffered at SIGTERM was stored: {meta}"
     );
-    let wav: PathBuf = root.path().join("data/meetings/term/audio/push.wav");
-    assert_eq!(hound::WavReader::open(&wav).unwrap().len() as usize, jfk().len());
+    for source in ["push", "other"] {
+        let wav: PathBuf = root.path().join(format!("data/meetings/term/audio/{source}.wav"));
+        assert_eq!(hound::WavReader::open(&wav).unwrap().len() as usize, jfk().len(), "{source}");
+    }
     let s = serve(root.path());
     let c = host(&s).await;
     let got = c.call("meeting.get", json!({ "meeting_id": "term" })).await.unwrap();
@@ -226,4 +232,74 @@ async fn sigterm_during_a_meeting_leaves_it_stopped() {
     let mut child = s.child;
     signal(&child, "-TERM");
     wait_exit(&mut child, "SIGTERM");
+}
+
+fn hark_cmd(root: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(HARK)
+        .env("HARK_RUNTIME_DIR", root.join("run"))
+        .env_remove("HARK_DATA_DIR")
+        .args(args)
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .output()
+        .expect("run hark");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hark_record_and_hark_meetings_through_the_daemon_and_on_the_files() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let (ok, _, err) = hark_cmd(r, &["record", "--source", "/no/such.wav"]);
+    assert!(!ok && err.contains("--source"), "{err}");
+    let (ok, _, err) = hark_cmd(r, &["record"]);
+    assert!(!ok && err.contains("no running hark daemon"), "{err}");
+
+    let mut s = serve(r);
+    let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
+    let (ok, out, err) =
+        hark_cmd(r, &["record", "--source", jfk.to_str().unwrap(), "--title", "From a file"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let id = lines.last().unwrap().to_string();
+    assert!(lines.len() >= 3, "finals, then the id: {out}");
+    assert!(lines[0].starts_with("[00:00:00] unknown: speech 1 ("), "{out}");
+
+    let (ok, out, err) = hark_cmd(r, &["meetings", "list"]);
+    assert!(ok && out.contains(&id) && out.contains("From a file") && out.contains("stopped"), "{out}{err}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "search", "speech"]);
+    assert!(ok && out.lines().count() == lines.len() - 1 && out.contains(&id) && out.contains('['), "{out}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "export", &id, "--format", "srt"]);
+    assert!(ok && out.starts_with("1\n00:00:00,"), "{out}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "rename", &id, "Renamed"]);
+    assert!(ok && out.trim() == "Renamed", "{out}");
+    let (ok, out, err) = hark_cmd(r, &["meetings", "retranscribe", &id]);
+    assert!(ok && out.contains(&format!("revision 2 of {id}: 1 segments (fake)")), "{out}{err}");
+    let (ok, _, err) = hark_cmd(r, &["meetings", "reindex"]);
+    assert!(!ok && err.contains("daemon is running"), "{err}");
+    signal(&s.child, "-TERM");
+    assert!(wait_exit(&mut s.child, "SIGTERM").success());
+
+    // No daemon: the same commands on the files.
+    let (ok, out, err) = hark_cmd(r, &["meetings", "list"]);
+    assert!(ok && out.contains(&id) && out.contains("Renamed"), "{out}{err}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "show", &id, "--revision", "1"]);
+    assert!(ok && out.contains("Renamed") && out.contains("speech 1 ("), "{out}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "show", &id]);
+    assert!(ok && out.contains("revision  2 of 2") && out.contains("speech 1 (11.0 s)"), "{out}");
+    std::fs::write(r.join("data/index.sqlite"), b"garbage").unwrap();
+    let (ok, out, err) = hark_cmd(r, &["meetings", "reindex"]);
+    assert!(ok && out.contains("reindexed 1 meetings, 1 segments"), "{out}{err}");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "search", "speech"]);
+    assert!(ok && out.contains(&id), "{out}");
+    let (ok, _, err) = hark_cmd(r, &["meetings", "show", "../etc"]);
+    assert!(!ok && err.contains("not a meeting id"), "{err}");
+    let (ok, _, err) = hark_cmd(r, &["meetings", "delete", &id]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = hark_cmd(r, &["meetings", "list"]);
+    assert!(ok && err.contains("no meetings"), "{err}");
 }

@@ -188,11 +188,21 @@ impl TranscriptWriter {
     }
 
     /// Writes the segment's line with one `write_all` (O_APPEND: it lands at the end), then
-    /// fsyncs if the last fsync is at least [`SYNC_INTERVAL`] old.
+    /// fsyncs if the last fsync is at least [`SYNC_INTERVAL`] old. `Ok` means the line reached
+    /// the OS: a failed fsync then is logged and tried again when next due, not reported as a
+    /// lost line (the caller would otherwise reuse its `seq`). A failed write (a full disk) may
+    /// have left part of the line: a `'\n'` is written after it, so the next line stands alone
+    /// and verifies, and the fragment stays a bad line for recovery to set aside.
     pub fn append(&mut self, segment: &Segment) -> Result<()> {
-        self.file.write_all(encode_line(segment).as_bytes()).at(&self.path)?;
+        if let Err(e) = self.file.write_all(encode_line(segment).as_bytes()) {
+            let _ = self.file.write_all(b"\n");
+            return Err(e).at(&self.path);
+        }
         self.dirty = true;
-        self.sync_if_due().map(|_| ())
+        if let Err(e) = self.sync_if_due() {
+            tracing::warn!(error = %e, "cannot fsync the transcript; trying again in a second");
+        }
+        Ok(())
     }
 
     /// Fsyncs if there is unsynced data and the last fsync is at least [`SYNC_INTERVAL`] old;

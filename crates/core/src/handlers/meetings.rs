@@ -133,9 +133,7 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     let sources = parse_sources(&p.sources)?;
     let stream_ids: Vec<String> = sources.iter().map(|s| format!("meeting:{id}:{}", s.name())).collect();
     daemon.meetings.check_free(&id)?;
-    for sid in &stream_ids {
-        daemon.voice.check_can_start(caller, sid)?;
-    }
+    daemon.voice.check_can_start_all(caller, &stream_ids)?;
     let model_path = chosen_model(daemon, p.model.as_deref(), "model")?;
     let options = options(p.language.clone(), None)?;
     if sources.iter().any(|s| s.spec.needs_microphone()) {
@@ -187,9 +185,40 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
             segment_count: 0,
         }],
     };
+    // From here on the meeting is made in a task of its own: a request aborted now (its
+    // connection gone) never leaves a recorder without its streams, nor a device open.
+    let (daemon, caller) = (daemon.clone(), caller.clone());
+    let made = tokio::spawn(async move {
+        let made =
+            make_meeting(&daemon, &caller, metadata, p.stop_on_disconnect, readers, transcribers, options)
+                .await;
+        if made.is_ok() && caller.gone.is_cancelled() {
+            // The starter left while its meeting was being made: what the cleanup path would
+            // have done (it ran before the meeting was registered).
+            crate::caller::OwnedBySession::release_session(&*daemon.meetings, &caller.session_id);
+        }
+        made
+    });
+    made.await.map_err(|_| RpcError::internal())??;
+    reply(&StartResult { id, title, started_at, voice_session_ids: stream_ids })
+}
+
+/// Creates the meeting (files, recorder) and starts one voice stream per source.
+async fn make_meeting(
+    daemon: &Arc<Daemon>,
+    caller: &Caller,
+    metadata: MeetingMetadata,
+    stop_on_disconnect: bool,
+    readers: Vec<Option<Box<dyn AudioSource>>>,
+    transcribers: Vec<Arc<dyn hark_transcribe::Transcriber>>,
+    options: hark_transcribe::Options,
+) -> Result<(), RpcError> {
+    let id = metadata.id.clone();
+    let sources = metadata.sources.clone();
+    let stream_ids: Vec<String> = sources.iter().map(|s| format!("meeting:{id}:{}", s.name())).collect();
     let (meetings, who, ids) = (daemon.meetings.clone(), caller.clone(), stream_ids.clone());
     let created =
-        tokio::task::spawn_blocking(move || meetings.create(metadata, &who, p.stop_on_disconnect, ids))
+        tokio::task::spawn_blocking(move || meetings.create(metadata, &who, stop_on_disconnect, ids))
             .await
             .map_err(|_| RpcError::internal())?;
     let sinks = match created {
@@ -199,9 +228,14 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
             return Err(e);
         }
     };
-    let mut started = Vec::new();
     let parts = sources.iter().zip(readers).zip(sinks).zip(transcribers).zip(&stream_ids);
+    let mut rest = Vec::new();
+    let mut failed = None;
     for ((((source, reader), sink), transcriber), sid) in parts {
+        if failed.is_some() {
+            rest.push(reader);
+            continue;
+        }
         let stream = Stream {
             id: sid.clone(),
             sink,
@@ -213,24 +247,19 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
         if let Err(e) =
             daemon.voice.start(caller, sid.clone(), source.spec.clone(), reader, stream, Some(id.clone()))
         {
-            tracing::warn!(meeting = %id, error = %e.message, "a meeting source did not start; the meeting is abandoned");
-            let _ = daemon.meetings.stop(&host_caller(caller), &id).await;
-            let meetings = daemon.meetings.clone();
-            let gone = id.clone();
-            let _ = tokio::task::spawn_blocking(move || meetings.delete(&gone)).await;
-            return Err(e);
+            failed = Some(e);
         }
-        started.push(sid.clone());
     }
-    tracing::info!(meeting = %id, sources = stream_ids.len(), "meeting started");
-    let live = daemon.meetings.running(&id);
-    daemon.host.emit(
-        "meeting.started",
-        caller.agent_id.as_deref(),
-        format!("meeting {title:?} started"),
-        json!({ "meeting_id": id, "meeting": live }),
-    );
-    reply(&StartResult { id, title, started_at, voice_session_ids: stream_ids })
+    let Some(e) = failed else {
+        tracing::info!(meeting = %id, sources = stream_ids.len(), "meeting started");
+        return Ok(());
+    };
+    close_readers(rest);
+    tracing::warn!(meeting = %id, error = %e.message, "a meeting source did not start; the meeting is abandoned");
+    let _ = daemon.meetings.stop(&host_caller(caller), &id).await;
+    let meetings = daemon.meetings.clone();
+    let _ = tokio::task::spawn_blocking(move || meetings.delete(&id)).await;
+    Err(e)
 }
 
 /// The daemon acting for itself (cleaning up a meeting that failed to start).
@@ -386,8 +415,9 @@ pub async fn retranscribe(
     let options = options(metadata.language.clone(), None)?;
     let transcriber =
         daemon.engine.get_model(&daemon.admission, model_path.as_deref().map(|p| (p, "model"))).await?;
-    let _one = daemon.meetings.begin_second_pass(&meeting_id)?;
-    let _permit = daemon.admission.acquire().await?;
+    // Both are moved into the work below: a caller that leaves does not free them early.
+    let one = daemon.meetings.begin_second_pass(&meeting_id)?;
+    let permit = daemon.admission.acquire().await?;
     tracing::info!(meeting = %meeting_id, model = transcriber.name(), "second pass started");
     let (to, id) = (caller.outbox.clone(), meeting_id.clone());
     let last = std::sync::Mutex::new(None::<std::time::Instant>);
@@ -406,6 +436,7 @@ pub async fn retranscribe(
     let model = Some(transcriber.name().to_string());
     let (meetings, id, name) = (daemon.meetings.clone(), meeting_id.clone(), model.clone());
     let metadata = blocking(move || {
+        let (_one, _permit) = (one, permit);
         let segments = second_pass::transcribe_sources(&sources, &transcriber, &options, progress)?;
         second_pass::save_revision(&meetings, &id, name, &segments)
     })

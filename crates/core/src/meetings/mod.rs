@@ -173,10 +173,13 @@ impl Meetings {
         stream_ids: Vec<String>,
     ) -> Result<Vec<Arc<dyn EventSink>>, RpcError> {
         let id = metadata.id.clone();
+        // Under the same lock as `delete`, so a delete never removes a meeting being created.
+        let _one = crate::lock(&self.stored);
         self.store.create(&metadata).map_err(store_error)?;
         let started = self.start_recorder(metadata, caller, stop_on_disconnect, stream_ids);
         if started.is_err() {
             let _ = self.store.delete(&id);
+            let _ = crate::lock(&self.index).delete_meeting(&id);
         }
         started
     }
@@ -224,6 +227,14 @@ impl Meetings {
             }
             running.insert(id.clone(), active);
         }
+        // Before any source runs, so no `meeting.segment` or `meeting.stopped` precedes it.
+        let live = crate::lock(&shared.metadata).clone();
+        self.host.emit(
+            "meeting.started",
+            caller.agent_id.as_deref(),
+            format!("meeting {:?} started", live.title),
+            json!({ "meeting_id": id, "meeting": live }),
+        );
         let registry = Arc::downgrade(self);
         let forget = id.clone();
         let recorder = Recorder {
@@ -263,7 +274,7 @@ impl Meetings {
         if !caller.is_host() && caller.session_id != active.starter_session {
             return Err(RpcError::forbidden("forbidden: only the meeting's starter or the host may stop it"));
         }
-        stop_active(&self.voice, id, &active).await
+        Ok(stop_active(&self.voice, id, active).await)
     }
 
     /// Renames a meeting: through its recorder while it runs, else in its files.
@@ -320,13 +331,10 @@ impl Meetings {
     pub async fn stop_all(&self, deadline: Duration) {
         let running: Vec<(String, Arc<Active>)> =
             crate::lock(&self.active).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let stops = running.iter().map(|(id, active)| async move {
-            match tokio::time::timeout(deadline, stop_active(&self.voice, id, active)).await {
-                Ok(Ok(m)) => {
+        let stops = running.into_iter().map(|(id, active)| async move {
+            match tokio::time::timeout(deadline, stop_active(&self.voice, &id, active)).await {
+                Ok(m) => {
                     tracing::info!(meeting = %id, segments = m.segment_count, "meeting stopped for shutdown")
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(meeting = %id, error = %e.message, "meeting did not stop cleanly")
                 }
                 Err(_) => tracing::error!(meeting = %id, "meeting did not stop within the shutdown deadline"),
             }
@@ -347,12 +355,8 @@ impl OwnedBySession for Meetings {
         for (id, active) in theirs {
             *crate::lock(&active.shared.starter) = None;
             if active.stop_on_disconnect {
-                let (voice, id) = (self.voice.clone(), id.clone());
-                tokio::spawn(async move {
-                    if stop_active(&voice, &id, &active).await.is_ok() {
-                        tracing::info!(meeting = %id, "meeting stopped: its starter disconnected (stop_on_disconnect)");
-                    }
-                });
+                tracing::info!(meeting = %id, "stopping the meeting: its starter disconnected (stop_on_disconnect)");
+                begin_stop(&self.voice, &id, &active);
             }
         }
     }
@@ -370,17 +374,29 @@ impl Drop for SecondPassGuard {
     }
 }
 
-/// Stops a running meeting's streams (each flushes its last final through the recorder), then
-/// tells the recorder to finish and waits for its final metadata. Once per meeting.
-async fn stop_active(voice: &VoiceStreams, id: &str, active: &Active) -> Result<MeetingMetadata, RpcError> {
+/// Starts stopping a running meeting, once: its streams end one by one (each flushes its last
+/// final through the recorder), then the recorder is told to finish. Runs as a task of its own,
+/// so a caller that goes away (its request aborted) never leaves a meeting half stopped.
+fn begin_stop(voice: &Arc<VoiceStreams>, id: &str, active: &Arc<Active>) {
     if active.stopping.swap(true, Ordering::AcqRel) {
-        return Err(RpcError::conflict(format!("meeting {id} is already stopping")));
+        return;
     }
-    for stream in &active.stream_ids {
-        voice.stop_meeting_stream(stream).await;
-    }
-    let _ = crate::lock(&active.tx).send(Msg::Finish);
+    let (voice, active, id) = (voice.clone(), active.clone(), id.to_string());
+    tokio::spawn(async move {
+        for stream in &active.stream_ids {
+            voice.stop_meeting_stream(stream).await;
+        }
+        let _ = crate::lock(&active.tx).send(Msg::Finish);
+        tracing::debug!(meeting = %id, "the meeting's streams are stopped");
+    });
+}
+
+/// Stops a running meeting (or joins the stop under way) and waits for its final metadata.
+async fn stop_active(voice: &Arc<VoiceStreams>, id: &str, active: Arc<Active>) -> MeetingMetadata {
+    begin_stop(voice, id, &active);
     let mut finished = active.shared.finished.subscribe();
-    let metadata = finished.wait_for(Option::is_some).await.map_err(|_| RpcError::internal())?;
-    Ok(metadata.clone().expect("finished"))
+    let metadata = finished.wait_for(Option::is_some).await.map(|m| m.clone());
+    // The recorder always publishes before it ends (a panic included), so the sender is
+    // never dropped first; were it, the last live metadata is the best answer left.
+    metadata.ok().flatten().unwrap_or_else(|| crate::lock(&active.shared.metadata).clone())
 }

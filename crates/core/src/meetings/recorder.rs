@@ -84,7 +84,7 @@ pub(crate) struct Recorder {
     pub wavs: Vec<Option<WavWriter>>,
     /// `meeting:<id>:<source>`, per source.
     pub stream_ids: Vec<String>,
-    /// Called once the recorder has finished (the registry forgets the meeting).
+    /// Called once the recorder has finished (the registry forgets the meeting); `spawn` takes it.
     pub on_finished: Box<dyn FnOnce() + Send>,
 }
 
@@ -99,10 +99,32 @@ struct State {
 }
 
 impl Recorder {
-    /// Starts the recorder's thread.
-    pub fn spawn(self, rx: Receiver<Msg>) -> std::io::Result<()> {
+    /// Starts the recorder's thread. Whatever happens on it (a panic included), the meeting's
+    /// end is published and the registry forgets it, so no stop waits forever.
+    pub fn spawn(mut self, rx: Receiver<Msg>) -> std::io::Result<()> {
         let id = crate::lock(&self.shared.metadata).id.clone();
-        std::thread::Builder::new().name(format!("hark-meeting-{id}")).spawn(move || self.run(rx))?;
+        let (shared, host) = (self.shared.clone(), self.host.clone());
+        let on_finished = std::mem::replace(&mut self.on_finished, Box::new(|| {}));
+        std::thread::Builder::new().name(format!("hark-meeting-{id}")).spawn(move || {
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || self.run(rx)));
+            let metadata = match ended {
+                Ok(metadata) => metadata,
+                Err(_) => {
+                    tracing::error!(meeting = %id, "the meeting's recorder panicked; its files are recovered at the next start");
+                    crate::lock(&shared.metadata).clone()
+                }
+            };
+            // Forgotten first, then published: whoever sees the end can act on the stored meeting.
+            on_finished();
+            *crate::lock(&shared.metadata) = metadata.clone();
+            shared.finished.send_replace(Some(metadata.clone()));
+            host.emit(
+                "meeting.stopped",
+                None,
+                format!("meeting {:?} stopped", metadata.title),
+                json!({ "meeting_id": id, "meeting": metadata }),
+            );
+        })?;
         Ok(())
     }
 
@@ -110,7 +132,7 @@ impl Recorder {
         crate::lock(&self.shared.metadata).id.clone()
     }
 
-    fn run(mut self, rx: Receiver<Msg>) {
+    fn run(mut self, rx: Receiver<Msg>) -> MeetingMetadata {
         let n = self.stream_ids.len();
         let mut state =
             State { samples: vec![0; n], done: vec![false; n], next_seq: 0, echo: EchoFilter::default() };
@@ -151,7 +173,7 @@ impl Recorder {
                 tracing::error!(meeting = %self.meeting_id(), error = %e, "cannot fsync the transcript");
             }
         }
-        self.finish(&state);
+        self.finish(&state)
     }
 
     fn on_event(&mut self, state: &mut State, source: usize, event: VoiceEvent) {
@@ -241,7 +263,8 @@ impl Recorder {
         }
     }
 
-    fn finish(mut self, state: &State) {
+    /// Makes the files final and returns the final metadata (published by `spawn`).
+    fn finish(mut self, state: &State) -> MeetingMetadata {
         let id = self.meeting_id();
         for (i, wav) in self.wavs.iter_mut().enumerate() {
             if let Some(w) = wav.take()
@@ -254,22 +277,15 @@ impl Recorder {
             tracing::error!(meeting = %id, error = %e, "cannot fsync the transcript");
         }
         let audio_ms = state.samples.iter().copied().max().unwrap_or(0) * 1000 / 16_000;
-        let metadata = {
-            let mut m = crate::lock(&self.shared.metadata);
-            m.status = MeetingStatus::Stopped;
-            m.ended_at = Some(now_rfc3339());
-            m.duration_ms = m.duration_ms.max(audio_ms);
-            m.clone()
-        };
+        // The live metadata keeps saying `recording` until the meeting is gone from the
+        // registry: a reader never sees `stopped` for a meeting that would still refuse a
+        // second pass or a delete.
+        let mut metadata = crate::lock(&self.shared.metadata).clone();
+        metadata.status = MeetingStatus::Stopped;
+        metadata.ended_at = Some(now_rfc3339());
+        metadata.duration_ms = metadata.duration_ms.max(audio_ms);
         self.save_metadata(&metadata);
         tracing::info!(meeting = %id, segments = metadata.segment_count, "meeting stopped");
-        self.host.emit(
-            "meeting.stopped",
-            None,
-            format!("meeting {:?} stopped", metadata.title),
-            json!({ "meeting_id": id, "meeting": metadata }),
-        );
-        (self.on_finished)();
-        self.shared.finished.send_replace(Some(metadata));
+        metadata
     }
 }

@@ -88,6 +88,24 @@ impl VoiceStreams {
         refusal(&self.lock(), conn, id).map_or(Ok(()), Err)
     }
 
+    /// Whether `conn` may start all of `ids` now (a meeting's sources): each id free, and room
+    /// for all of them within the connection's limit.
+    pub fn check_can_start_all(&self, conn: &Caller, ids: &[String]) -> Result<(), RpcError> {
+        let streams = self.lock();
+        for id in ids {
+            if let Some(e) = refusal(&streams, conn, id) {
+                return Err(e);
+            }
+        }
+        let own = streams.values().filter(|e| e.owner == conn.session_id).count();
+        if own + ids.len() > MAX_STREAMS_PER_CONNECTION {
+            return Err(RpcError::busy(format!(
+                "at most {MAX_STREAMS_PER_CONNECTION} voice sessions per connection ({own} running)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Registers and starts a stream. `reader` is the opened source for kinds the daemon reads
     /// itself; `pcm_push` has none. A refused reader is closed on a blocking thread (closing a
     /// device may wait). `meeting`: the meeting the stream records for (it then outlives its
