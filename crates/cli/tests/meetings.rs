@@ -179,14 +179,15 @@ async fn sigkill_mid_meeting_never_loses_a_segment_a_client_has_seen() {
         }
         if round == 20 {
             // Not a test that cannot fail: most rounds were killed after finals were seen.
-            assert!(finals_checked >= 20, "only {finals_checked} finals were seen before the kills");
+            assert!(finals_checked >= 30, "only {finals_checked} finals were seen before the kills");
             signal(&s.child, "-TERM");
             assert!(wait_exit(&mut s.child, "SIGTERM").success());
             break;
         }
         let id = format!("crash-{round}");
-        // 1.5 to 6 s into the meeting (3 to 12 s of audio), spread over the rounds.
-        let kill_after = Duration::from_millis(1_500 + (round * 1_637) % 4_500);
+        // 2 to 9 s into the meeting (4 to 18 s of audio, up to about 7 finals), spread over
+        // the rounds.
+        let kill_after = Duration::from_millis(2_000 + (round * 1_637) % 7_000);
         let (seen, killed) = record_then_kill(&mut s, &id, kill_after).await;
         previous = Some((id, seen, killed));
     }
