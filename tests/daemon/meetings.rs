@@ -660,3 +660,70 @@ async fn real_model_second_pass_equals_the_one_shot_transcript() {
         assert_eq!(cues.len(), n);
     }
 }
+
+/// A capture backend whose system audio is jfk.wav and whose microphone hears the same through
+/// the room, 600 ms later (the speakers' sound reaching the mic), both at real-time pace.
+#[derive(Debug)]
+struct RoomBackend;
+
+fn room_device(
+    delay_ms: usize,
+) -> Result<Box<dyn hark_audio::source::AudioSource>, hark_audio::source::SourceError> {
+    let mut audio = vec![0.0; 16 * delay_ms];
+    audio.extend(jfk().iter().map(|s| s * 0.5));
+    let config = hark_audio::source::FakeDeviceConfig {
+        audio,
+        rate: 16_000,
+        channels: 1,
+        frames_per_callback: 320,
+        realtime: true,
+        queue_samples: 16_000 * 60,
+        fail_at_end: false,
+    };
+    Ok(Box::new(hark_audio::source::FakeDevice::start(config)?))
+}
+
+impl hark_core::voice::capture::CaptureBackend for RoomBackend {
+    fn inputs(&self) -> Result<Vec<hark_audio::source::InputDevice>, hark_audio::source::SourceError> {
+        Ok(Vec::new())
+    }
+    fn system_capture(&self) -> bool {
+        true
+    }
+    fn open_mic(
+        &self,
+        _: Option<String>,
+    ) -> Result<Box<dyn hark_audio::source::AudioSource>, hark_audio::source::SourceError> {
+        room_device(600)
+    }
+    fn open_system(
+        &self,
+    ) -> Result<Box<dyn hark_audio::source::AudioSource>, hark_audio::source::SourceError> {
+        room_device(0)
+    }
+}
+
+#[tokio::test]
+async fn mic_and_system_are_me_and_them_and_the_mic_hearing_the_speakers_is_not_stored_twice() {
+    let d = TestDaemon::start_with(|c| c.capture = std::sync::Arc::new(RoomBackend)).await;
+    let host = d.host().await;
+    let r = host.call("meeting.start", json!({ "id": "call", "sources": ["mic", "system"] })).await.unwrap();
+    assert_eq!(r["voice_session_ids"], json!(["meeting:call:mic", "meeting:call:system"]));
+    let got = wait_finished(&host, "call").await;
+    let segments = got["segments"].as_array().unwrap();
+    assert!(segments.len() >= 2, "{got}");
+    // Every system final is stored as `them`; the microphone's copies of the same speech, a
+    // moment later, are echoes.
+    assert!(segments.iter().all(|s| s["role"] == "them" && s["source"] == "system"), "{segments:?}");
+    assert_eq!(
+        got["metadata"]["sources"],
+        json!([
+            { "kind": "mic", "name": "mic", "role": "me" },
+            { "kind": "system", "name": "system", "role": "them" },
+        ])
+    );
+    let seqs: Vec<u64> = segments.iter().map(|s| s["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..segments.len() as u64).collect::<Vec<_>>(), "meeting-wide seq without gaps");
+    let both = d.data_dir.join("meetings/call/audio");
+    assert!(both.join("mic.wav").is_file() && both.join("system.wav").is_file());
+}
