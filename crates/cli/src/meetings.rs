@@ -333,8 +333,9 @@ pub struct RecordArgs {
     no_audio: bool,
 }
 
-/// `hark record`: a meeting through the running daemon until Ctrl-C (or until every file
-/// source has been read), printing finals as they land; then the meeting id.
+/// `hark record`: a meeting through the running daemon (or, when none runs, one started in this
+/// process) until Ctrl-C (or until every file source has been read), printing finals as they
+/// land; then the meeting id.
 pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(record_async(args))
@@ -365,10 +366,24 @@ fn source_param(s: &str) -> anyhow::Result<Value> {
 async fn record_async(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let sources = if args.sources.is_empty() { vec!["mic".to_string()] } else { args.sources.clone() };
     let sources: Vec<Value> = sources.iter().map(|s| source_param(s)).collect::<anyhow::Result<_>>()?;
-    let Some(mut client) = crate::status::connect_host(&args.location).await? else {
-        bail!(
-            "no running hark daemon on this data dir: start one with `hark serve` (or the app), then `hark record`"
-        );
+    // The running daemon, or one started in this process for as long as the recording lasts
+    // (the same daemon as `hark serve`: it takes the data dir, agents find it the same way).
+    let (mut client, embedded) = match crate::status::connect_host(&args.location).await? {
+        Some(client) => (client, None),
+        None => {
+            let config = crate::serve::default_config(&args.location)?;
+            let running = hark_core::start(config, tokio_util::sync::CancellationToken::new())
+                .await
+                .context("cannot start the daemon for this recording")?;
+            eprintln!(
+                "(no daemon was running: started one in this process, at {})",
+                running.discovery.ws_url
+            );
+            let client = crate::status::connect_host(&args.location)
+                .await?
+                .context("cannot connect to the daemon just started")?;
+            (client, Some(running))
+        }
     };
     let started = client
         .call(
@@ -417,5 +432,9 @@ async fn record_async(args: RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
     writeln!(stdout, "{id}")?;
+    if let Some(running) = embedded {
+        drop(client);
+        running.shutdown(std::time::Duration::from_secs(3)).await;
+    }
     Ok(ExitCode::SUCCESS)
 }

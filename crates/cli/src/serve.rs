@@ -41,7 +41,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ask|allow|deny", default_value = "ask")]
     approvals: ApprovalPolicy,
     /// Speech to text: `whisper` (a local model) or `fake` (deterministic text, no model).
-    #[arg(long, value_enum, default_value = "whisper")]
+    #[arg(long, value_enum, env = "HARK_TRANSCRIBER", default_value = "whisper")]
     transcriber: TranscriberKind,
     /// The whisper model: a file, or a name whose file is `<data dir>/models/ggml-<name>.bin`
     /// [default: $HARK_MODEL, else the default set with `hark models default`, else tiny.en].
@@ -96,6 +96,23 @@ where
         }
         _ => Ok(None),
     }
+}
+
+/// The configuration `hark serve` would run with on `location`'s data dir, with no flags (its
+/// environment variables still apply): for commands that start the daemon in-process when none
+/// runs (`hark record`).
+pub fn default_config(location: &Location) -> anyhow::Result<DaemonConfig> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let mut args = vec!["hark-serve".to_string()];
+    if let Some(dir) = &location.data_dir {
+        args.extend(["--data-dir".to_string(), dir.display().to_string()]);
+    }
+    let defaults = <Defaults as clap::Parser>::try_parse_from(args)?;
+    config_from(&defaults.serve)
 }
 
 fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {

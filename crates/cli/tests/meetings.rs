@@ -238,6 +238,8 @@ async fn sigterm_during_a_meeting_leaves_it_stopped() {
 fn hark_cmd(root: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(HARK)
         .env("HARK_RUNTIME_DIR", root.join("run"))
+        .env("HARK_TRANSCRIBER", "fake")
+        .env("HARK_PORT", "0")
         .env_remove("HARK_DATA_DIR")
         .args(args)
         .arg("--data-dir")
@@ -257,11 +259,20 @@ fn hark_record_and_hark_meetings_through_the_daemon_and_on_the_files() {
     let r = root.path();
     let (ok, _, err) = hark_cmd(r, &["record", "--source", "/no/such.wav"]);
     assert!(!ok && err.contains("--source"), "{err}");
-    let (ok, _, err) = hark_cmd(r, &["record"]);
-    assert!(!ok && err.contains("no running hark daemon"), "{err}");
+    let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
+    // No daemon running: `hark record` starts one in its own process for the recording, which
+    // takes the data dir like `hark serve` and is gone afterwards.
+    let (ok, out, err) = hark_cmd(r, &["record", "--source", jfk.to_str().unwrap(), "--title", "Embedded"]);
+    assert!(ok && err.contains("started one in this process"), "{out}{err}");
+    let embedded_id = out.lines().last().unwrap().to_string();
+    assert!(out.lines().count() >= 3, "{out}");
+    assert!(!r.join("run/daemon.json").exists(), "the embedded daemon removed its discovery file");
+    let (ok, out, _) = hark_cmd(r, &["meetings", "show", &embedded_id]);
+    assert!(ok && out.contains("Embedded") && out.contains("Stopped"), "{out}");
+    let (ok, _, _) = hark_cmd(r, &["meetings", "delete", &embedded_id]);
+    assert!(ok);
 
     let mut s = serve(r);
-    let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
     let (ok, out, err) =
         hark_cmd(r, &["record", "--source", jfk.to_str().unwrap(), "--title", "From a file"]);
     assert!(ok, "{err}");
