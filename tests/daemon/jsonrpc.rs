@@ -130,3 +130,35 @@ async fn batches_of_real_methods_and_id_types_echoed() {
     assert_eq!(find(json!("two"))["result"]["permits_total"], json!(2));
     assert_eq!(find(json!(null))["result"]["count"], json!(0));
 }
+
+#[tokio::test]
+async fn a_handler_panic_is_an_internal_error_and_harms_nothing_else() {
+    let d = TestDaemon::start_with(|c| c.test_faults = true).await;
+    let c = d.client().await;
+    let other = d.client().await;
+    match c.call("debug.panic", json!({})).await.unwrap_err() {
+        hark_test_support::ClientError::Rpc(e) => {
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                (-32603, "internal error"),
+                "nothing of the panic leaks"
+            );
+        }
+        e => panic!("expected -32603, got {e}"),
+    }
+    // The same connection goes on, in a batch too, and so do the others.
+    c.call("server.info", json!({})).await.unwrap();
+    let replies = send(
+        &c,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"debug.panic"},{"jsonrpc":"2.0","id":2,"method":"admission.status"}]"#,
+    )
+    .await
+    .expect("a batch reply");
+    assert_eq!(by_id(&replies), BTreeMap::from([("1".to_string(), -32603), ("2".to_string(), 0)]));
+    other.call("server.info", json!({})).await.unwrap();
+    assert_eq!(d.daemon.session_count(), 2);
+    // A daemon that was not built for the test has no such method.
+    let plain = TestDaemon::start().await;
+    let c = plain.client().await;
+    assert_eq!(c.call("debug.panic", json!({})).await.unwrap_err().code(), -32601);
+}

@@ -139,6 +139,10 @@ pub struct DaemonConfig {
     pub inference_permits: usize,
     /// How long a request may wait for an admission permit before -32011.
     pub admission_wait: Duration,
+    /// Tests only: serves `debug.panic`, a handler that panics, to prove a panic is answered
+    /// with -32603 and harms nothing else. Always off in `hark serve` (no flag sets it).
+    #[doc(hidden)]
+    pub test_faults: bool,
     pub limits: TransportLimits,
     pub transcriber: TranscriberChoice,
     /// Opens microphones and system audio (cpal; tests put a fake device here).
@@ -164,6 +168,7 @@ impl DaemonConfig {
             approval_timeout: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(300),
             inference_permits: crate::admission::default_permits(),
+            test_faults: false,
             admission_wait: Duration::from_secs(30),
             limits: TransportLimits::default(),
             transcriber: TranscriberChoice::Fake,

@@ -12,7 +12,32 @@ use crate::handlers::{
     Reply, admission, host, meetings, memory, models, permissions, proposal, session, tools, voice,
 };
 
+/// Runs the method's handler. A handler that panics answers its request with -32603 (the
+/// panic's message goes to the log, never to the client); the connection, its other requests and
+/// the daemon go on. Unwinding drops what the handler held (its locks recover from poisoning:
+/// `crate::lock`).
 pub async fn dispatch(
+    daemon: &Arc<Daemon>,
+    conn: &Arc<Connection>,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Reply, RpcError> {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(route(daemon, conn, method, params)).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(method, session = %conn.session_id, panic = %what, "a handler panicked; answered -32603");
+            Err(RpcError::internal())
+        }
+    }
+}
+
+async fn route(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
     method: &str,
@@ -75,6 +100,9 @@ pub async fn dispatch(
         "models.import" => models::import(daemon, &conn.caller(), params).await,
         "models.remove" => models::remove(daemon, &conn.caller(), params).await,
         "models.set_default" => models::set_default(daemon, &conn.caller(), params).await,
+
+        // Not a method: a fault only a test's daemon serves (`DaemonConfig::test_faults`).
+        "debug.panic" if daemon.config.test_faults => panic!("a fault injected by a test"),
 
         other => Err(RpcError::method_not_found(other)),
     }
