@@ -162,3 +162,42 @@ async fn a_handler_panic_is_an_internal_error_and_harms_nothing_else() {
     let c = plain.client().await;
     assert_eq!(c.call("debug.panic", json!({})).await.unwrap_err().code(), -32601);
 }
+
+/// Ids past 64 bits, strings, 0 and negatives come back byte for byte (the reply is read as
+/// text: a JSON parser into f64 would hide the difference).
+#[tokio::test]
+async fn ids_are_echoed_exactly() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let d = TestDaemon::start().await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(&d.url, tcp).await.unwrap();
+    let auth = json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token } });
+    ws.send(Message::text(auth.to_string())).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    for id in [
+        "18446744073709551616",
+        "-9223372036854775809",
+        "12345678901234567890123",
+        "0",
+        "-7",
+        "\"abc\"",
+        "\"\\u00e9\"",
+    ] {
+        let single = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"admission.status"}}"#);
+        let batch = format!(
+            r#"[{{"jsonrpc":"2.0","id":{id},"method":"admission.status"}},{{"jsonrpc":"2.0","id":{id},"method":"nope"}}]"#
+        );
+        for text in [single, batch] {
+            ws.send(Message::text(text.clone())).await.unwrap();
+            let reply = loop {
+                match tokio::time::timeout(LONG, ws.next()).await.unwrap().unwrap().unwrap() {
+                    Message::Text(t) => break t.to_string(),
+                    _ => continue,
+                }
+            };
+            let expected = format!(r#""id":{id},"#);
+            assert!(reply.contains(&expected), "{text} -> {reply}");
+        }
+    }
+}

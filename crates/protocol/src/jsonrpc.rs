@@ -2,25 +2,74 @@
 //! a daemon->client callback, or invalid), and the outgoing shapes.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::RpcError;
 
-/// A request id: a string, a number or null (JSON-RPC 2.0 §4). Kept as the raw JSON value so a
-/// reply echoes exactly what the client sent (`1` stays `1`, `"1"` stays `"1"`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A request id: a string, a number or null (JSON-RPC 2.0 §4), kept as the JSON text the peer
+/// wrote, so a reply echoes it byte for byte: `1` stays `1`, `"1"` stays `"1"`, and an integer
+/// past 64 bits (`18446744073709551616`) stays that integer instead of becoming a float (which
+/// parsing it into a `serde_json::Value` would make it). Two ids are equal when their text is;
+/// strings compare by what they say, however they were escaped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Id(pub Value);
+pub struct Id(Box<RawValue>);
 
 impl Id {
     pub fn null() -> Self {
-        Id(Value::Null)
+        Id(RawValue::from_string("null".into()).expect("null is JSON"))
     }
     pub fn str(s: impl Into<String>) -> Self {
-        Id(Value::String(s.into()))
+        Id(serde_json::value::to_raw_value(&s.into()).expect("a string serializes"))
     }
-    pub fn as_str(&self) -> Option<&str> {
-        self.0.as_str()
+    /// An id from a value (numbers as serde_json writes them).
+    pub fn from_value(v: &Value) -> Self {
+        Id(serde_json::value::to_raw_value(v).expect("a value serializes"))
+    }
+    /// The id's JSON text exactly as received.
+    pub fn raw(&self) -> &str {
+        self.0.get()
+    }
+    /// The id as a value (a number past 64 bits loses precision here, never in a reply).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+    /// A string id's content.
+    pub fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let raw = self.0.get();
+        if !raw.starts_with('"') {
+            return None;
+        }
+        if !raw.contains('\\') {
+            return Some(std::borrow::Cow::Borrowed(&raw[1..raw.len() - 1]));
+        }
+        serde_json::from_str::<String>(raw).ok().map(std::borrow::Cow::Owned)
+    }
+    /// Whether the raw text is an id JSON-RPC allows: a string, a number or null.
+    fn of_allowed_kind(raw: &RawValue) -> bool {
+        matches!(raw.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n'))
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.as_str(), other.as_str()) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.raw() == other.raw(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Id {}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self.as_str() {
+            Some(s) => s.hash(state),
+            None => self.raw().hash(state),
+        }
     }
 }
 
@@ -70,18 +119,45 @@ impl Incoming {
         if let Some(message) = fast_request(text) {
             return Incoming::Single(Ok(message));
         }
-        let value: Value = match serde_json::from_str(text) {
+        // Parsed element by element from their raw text, so each id can be kept as written.
+        let raw: &RawValue = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => return Incoming::Invalid(RpcError::parse_error(e.to_string())),
         };
-        match value {
-            Value::Array(items) if items.is_empty() => {
-                Incoming::Invalid(RpcError::invalid_request("empty batch"))
+        if raw.get().starts_with('[') {
+            let items: Vec<&RawValue> = match serde_json::from_str(raw.get()) {
+                Ok(items) => items,
+                Err(e) => return Incoming::Invalid(RpcError::parse_error(e.to_string())),
+            };
+            if items.is_empty() {
+                return Incoming::Invalid(RpcError::invalid_request("empty batch"));
             }
-            Value::Array(items) => Incoming::Batch(items.into_iter().map(classify).collect()),
-            other => Incoming::Single(classify(other)),
+            return Incoming::Batch(items.into_iter().map(classify_raw).collect());
         }
+        Incoming::Single(classify_raw(raw))
     }
+}
+
+/// Classifies one raw JSON value, its id kept as written.
+fn classify_raw(raw: &RawValue) -> Result<Message, (Id, RpcError)> {
+    #[derive(Deserialize)]
+    struct IdOnly<'a> {
+        #[serde(borrow, default, deserialize_with = "present_raw")]
+        id: Option<&'a RawValue>,
+    }
+    let value: Value = match serde_json::from_str(raw.get()) {
+        Ok(v) => v,
+        Err(e) => return Err((Id::null(), RpcError::parse_error(e.to_string()))),
+    };
+    // Only an object has an id; a duplicated "id" is left to the value's reading (the last).
+    let raw_id =
+        raw.get().starts_with('{').then(|| serde_json::from_str::<IdOnly<'_>>(raw.get()).ok()).flatten();
+    classify_with(value, raw_id.and_then(|i| i.id))
+}
+
+/// `Some` whenever the member is there, `null` included (serde's default maps null to None).
+fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// The common case, a well-formed single request or notification, parsed straight into its
@@ -95,8 +171,8 @@ fn fast_request(text: &str) -> Option<Message> {
         jsonrpc: &'a str,
         #[serde(borrow)]
         method: &'a str,
-        #[serde(default, deserialize_with = "present")]
-        id: Option<Value>,
+        #[serde(borrow, default, deserialize_with = "present_raw")]
+        id: Option<&'a RawValue>,
         #[serde(default, deserialize_with = "present")]
         params: Option<Value>,
     }
@@ -114,8 +190,8 @@ fn fast_request(text: &str) -> Option<Message> {
     let method = e.method.to_string();
     match e.id {
         None => Some(Message::Notification(Notification { method, params: e.params })),
-        Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => {
-            Some(Message::Request(Request { id: Id(id), method, params: e.params }))
+        Some(id) if Id::of_allowed_kind(id) => {
+            Some(Message::Request(Request { id: Id(id.to_owned()), method, params: e.params }))
         }
         Some(_) => None,
     }
@@ -124,12 +200,21 @@ fn fast_request(text: &str) -> Option<Message> {
 /// Classifies one JSON value per JSON-RPC 2.0: anything that is not a well-formed request,
 /// notification or response is an invalid request, answered with the id when one is readable.
 pub fn classify(value: Value) -> Result<Message, (Id, RpcError)> {
+    classify_with(value, None)
+}
+
+/// [`classify`], with the id's raw text when the caller has it (so it is echoed as written).
+fn classify_with(value: Value, raw_id: Option<&RawValue>) -> Result<Message, (Id, RpcError)> {
     let Value::Object(mut obj) = value else {
         return Err((Id::null(), RpcError::invalid_request("expected a JSON object")));
     };
     let id = match obj.remove("id") {
         None => None,
-        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(Id(v)),
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(
+            raw_id
+                .filter(|r| Id::of_allowed_kind(r))
+                .map_or_else(|| Id::from_value(&v), |r| Id(r.to_owned())),
+        ),
         Some(_) => {
             return Err((Id::null(), RpcError::invalid_request("id must be a string, number or null")));
         }
@@ -234,7 +319,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((r.id, r.method.as_str()), (Id(json!(1)), "subtract"));
+        assert_eq!((r.id, r.method.as_str()), (Id::from_value(&json!(1)), "subtract"));
         assert!(matches!(
             Incoming::parse(r#"{"jsonrpc":"2.0","method":"update","params":[1,2,3]}"#),
             Incoming::Single(Ok(Message::Notification(_)))
@@ -274,7 +359,7 @@ mod tests {
             assert_eq!(Incoming::parse(text), Incoming::Single(general), "{text}");
         }
         assert!(fast_request(r#"{"jsonrpc":"2.0","method":"a","id":1}"#).is_some());
-        let id = Id(serde_json::json!(7));
+        let id = Id::from_value(&serde_json::json!(7));
         let text = success_text(&id, r#"{"a":[1,"b"]}"#);
         assert_eq!(
             serde_json::from_str::<Value>(&text).unwrap(),
@@ -291,7 +376,7 @@ mod tests {
         };
         assert_eq!(code(&r), -32600);
         let Incoming::Single(r) = Incoming::parse(r#"{"method":"x","id":7}"#) else { panic!() };
-        assert_eq!(r.as_ref().unwrap_err().0, Id(json!(7)));
+        assert_eq!(r.as_ref().unwrap_err().0, Id::from_value(&json!(7)));
         let Incoming::Single(Ok(Message::Response(r))) =
             Incoming::parse(r#"{"jsonrpc":"2.0","id":"cb-2","error":{"code":"x"}}"#)
         else {
@@ -300,5 +385,44 @@ mod tests {
         assert!(r.outcome.unwrap_err().message.contains("malformed"));
         let Incoming::Batch(items) = Incoming::parse("[1,2,3]") else { panic!() };
         assert_eq!(items.iter().map(code).collect::<Vec<_>>(), vec![-32600; 3]);
+    }
+
+    #[test]
+    fn ids_are_echoed_as_written() {
+        for id in [
+            "18446744073709551616",
+            "-9223372036854775809",
+            "12345678901234567890123",
+            "0",
+            "-1",
+            "1.5e3",
+            "\"x\"",
+            "null",
+        ] {
+            let text = format!(r#"{{"jsonrpc":"2.0","method":"a","id":{id}}}"#);
+            let Incoming::Single(Ok(Message::Request(r))) = Incoming::parse(&text) else { panic!("{text}") };
+            assert_eq!(r.id.raw(), id, "fast path");
+            assert!(success_text(&r.id, "1").contains(&format!(r#""id":{id},"#)));
+            // The general path (a batch) keeps them too.
+            let batch = format!("[{text},{text}]");
+            let Incoming::Batch(items) = Incoming::parse(&batch) else { panic!() };
+            for item in items {
+                let Ok(Message::Request(r)) = item else { panic!("{batch}") };
+                assert_eq!(r.id.raw(), id, "batch");
+            }
+            // And an invalid request is answered with it.
+            let bad = format!(r#"{{"jsonrpc":"1.0","method":"a","id":{id}}}"#);
+            let Incoming::Single(Err((got, _))) = Incoming::parse(&bad) else { panic!("{bad}") };
+            assert_eq!(got.raw(), id);
+        }
+        let Incoming::Single(Ok(Message::Response(escaped))) =
+            Incoming::parse(r#"{"jsonrpc":"2.0","id":"cb\u002d1","result":1}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(escaped.id.raw(), r#""cb\u002d1""#);
+        assert_eq!(Id::str("cb-1"), escaped.id, "a callback reply's id matches however it is escaped");
+        assert_eq!(Id::str("cb-1").as_str().as_deref(), Some("cb-1"));
+        assert_ne!(Id::str("1"), Id::from_value(&json!(1)));
     }
 }

@@ -49,7 +49,7 @@ impl Callbacks {
     /// Routes a client's reply; unknown ids are ignored (returns false).
     pub fn resolve(&self, id: &Id, reply: Reply) -> bool {
         let Some(key) = id.as_str() else { return false };
-        let sender = self.lock().as_mut().and_then(|map| map.remove(key));
+        let sender = self.lock().as_mut().and_then(|map| map.remove(&*key));
         match sender {
             Some(tx) => tx.send(reply).is_ok(),
             None => false,
