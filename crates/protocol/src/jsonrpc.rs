@@ -7,48 +7,95 @@ use serde_json::{Map, Value};
 
 use crate::error::RpcError;
 
-/// A request id: a string, a number or null (JSON-RPC 2.0 §4), kept as the JSON text the peer
-/// wrote, so a reply echoes it byte for byte: `1` stays `1`, `"1"` stays `"1"`, and an integer
-/// past 64 bits (`18446744073709551616`) stays that integer instead of becoming a float (which
-/// parsing it into a `serde_json::Value` would make it). Two ids are equal when their text is;
-/// strings compare by what they say, however they were escaped.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Id(Box<RawValue>);
+/// A request id: a string, a number or null (JSON-RPC 2.0 §4), echoed byte for byte: `1` stays
+/// `1`, `"1"` stays `"1"`, `"\u00e9"` keeps its escape, and an integer past 64 bits
+/// (`18446744073709551616`) stays that integer instead of becoming a float (which parsing it into
+/// a `serde_json::Value` would make it). Ids that a `Value` holds exactly (integers within 64
+/// bits, strings without escapes, null: nearly all) are kept as one, with no allocation for a
+/// number; the others as their raw JSON text. Two ids are equal when they say the same: strings
+/// by their content however escaped, numbers by their text.
+#[derive(Debug, Clone)]
+pub struct Id(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Value(Value),
+    Raw(Box<RawValue>),
+}
 
 impl Id {
     pub fn null() -> Self {
-        Id(RawValue::from_string("null".into()).expect("null is JSON"))
+        Id(Repr::Value(Value::Null))
     }
     pub fn str(s: impl Into<String>) -> Self {
-        Id(serde_json::value::to_raw_value(&s.into()).expect("a string serializes"))
+        Id(Repr::Value(Value::String(s.into())))
     }
     /// An id from a value (numbers as serde_json writes them).
     pub fn from_value(v: &Value) -> Self {
-        Id(serde_json::value::to_raw_value(v).expect("a value serializes"))
+        Id(Repr::Value(v.clone()))
     }
-    /// The id's JSON text exactly as received.
-    pub fn raw(&self) -> &str {
-        self.0.get()
+    /// An id from its JSON text as the peer wrote it.
+    fn from_raw(raw: &RawValue) -> Self {
+        let text = raw.get();
+        let exact = match text.as_bytes().first() {
+            Some(b'n') => Some(Value::Null),
+            Some(b'"') if !text.contains('\\') => Some(Value::String(text[1..text.len() - 1].to_string())),
+            Some(b'-' | b'0'..=b'9') => {
+                let n = text
+                    .parse::<u64>()
+                    .map(Value::from)
+                    .or_else(|_| text.parse::<i64>().map(Value::from))
+                    .ok();
+                // Only when writing it back gives the same text (`1e3`, `-0`, `1.0` do not).
+                n.filter(|v| format!("{v}") == text)
+            }
+            _ => None,
+        };
+        Id(exact.map_or_else(|| Repr::Raw(raw.to_owned()), Repr::Value))
+    }
+    /// The id's JSON text, as it will be written.
+    pub fn raw(&self) -> std::borrow::Cow<'_, str> {
+        match &self.0 {
+            Repr::Value(v) => std::borrow::Cow::Owned(v.to_string()),
+            Repr::Raw(r) => std::borrow::Cow::Borrowed(r.get()),
+        }
     }
     /// The id as a value (a number past 64 bits loses precision here, never in a reply).
     pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        match &self.0 {
+            Repr::Value(v) => v.clone(),
+            Repr::Raw(r) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
+        }
     }
     /// A string id's content.
     pub fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
-        let raw = self.0.get();
-        if !raw.starts_with('"') {
-            return None;
+        match &self.0 {
+            Repr::Value(Value::String(s)) => Some(std::borrow::Cow::Borrowed(s)),
+            Repr::Value(_) => None,
+            Repr::Raw(r) if r.get().starts_with('"') => {
+                serde_json::from_str::<String>(r.get()).ok().map(std::borrow::Cow::Owned)
+            }
+            Repr::Raw(_) => None,
         }
-        if !raw.contains('\\') {
-            return Some(std::borrow::Cow::Borrowed(&raw[1..raw.len() - 1]));
-        }
-        serde_json::from_str::<String>(raw).ok().map(std::borrow::Cow::Owned)
     }
     /// Whether the raw text is an id JSON-RPC allows: a string, a number or null.
     fn of_allowed_kind(raw: &RawValue) -> bool {
         matches!(raw.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n'))
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Repr::Value(v) => v.serialize(s),
+            Repr::Raw(r) => r.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(|r| Id::from_raw(&r))
     }
 }
 
@@ -191,7 +238,7 @@ fn fast_request(text: &str) -> Option<Message> {
     match e.id {
         None => Some(Message::Notification(Notification { method, params: e.params })),
         Some(id) if Id::of_allowed_kind(id) => {
-            Some(Message::Request(Request { id: Id(id.to_owned()), method, params: e.params }))
+            Some(Message::Request(Request { id: Id::from_raw(id), method, params: e.params }))
         }
         Some(_) => None,
     }
@@ -210,11 +257,9 @@ fn classify_with(value: Value, raw_id: Option<&RawValue>) -> Result<Message, (Id
     };
     let id = match obj.remove("id") {
         None => None,
-        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(
-            raw_id
-                .filter(|r| Id::of_allowed_kind(r))
-                .map_or_else(|| Id::from_value(&v), |r| Id(r.to_owned())),
-        ),
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => {
+            Some(raw_id.filter(|r| Id::of_allowed_kind(r)).map_or_else(|| Id::from_value(&v), Id::from_raw))
+        }
         Some(_) => {
             return Err((Id::null(), RpcError::invalid_request("id must be a string, number or null")));
         }
