@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use hark_protocol::meeting::{ExportFormat, MeetingMetadata, SearchHit, Segment};
+use hark_store::export::hms as clock;
 use hark_store::{Index, MeetingStore};
 use serde_json::{Value, json};
 
@@ -191,11 +192,6 @@ impl Backend {
             other => bail!("{other} needs a running daemon"),
         })
     }
-}
-
-/// `HH:MM:SS` of a time in ms.
-pub fn clock(ms: u64) -> String {
-    format!("{:02}:{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60)
 }
 
 fn one_line(m: &MeetingMetadata) -> String {

@@ -60,13 +60,6 @@ impl Id {
             Repr::Raw(r) => std::borrow::Cow::Borrowed(r.get()),
         }
     }
-    /// The id as a value (a number past 64 bits loses precision here, never in a reply).
-    pub fn value(&self) -> Value {
-        match &self.0 {
-            Repr::Value(v) => v.clone(),
-            Repr::Raw(r) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
-        }
-    }
     /// A string id's content.
     pub fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
         match &self.0 {

@@ -33,7 +33,8 @@ pub fn clock(ms: u64, sep: char) -> String {
 }
 
 /// `HH:MM:SS`.
-fn hms(ms: u64) -> String {
+/// `HH:MM:SS` of a time in ms (the time stamps of txt and md exports, and the CLI's).
+pub fn hms(ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60)
 }
 

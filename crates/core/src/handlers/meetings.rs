@@ -25,7 +25,7 @@ use hark_protocol::{ErrorCode, RpcError};
 use serde_json::{Value, json};
 
 use super::voice::{chosen_model, open_source, options};
-use super::{Reply, parse, reply};
+use super::{Reply, blocking, parse, reply};
 use crate::caller::Caller;
 use crate::daemon::Daemon;
 use crate::meetings::{MAX_SOURCES, store_error};
@@ -256,15 +256,10 @@ async fn make_meeting(
     };
     close_readers(rest);
     tracing::warn!(meeting = %id, error = %e.message, "a meeting source did not start; the meeting is abandoned");
-    let _ = daemon.meetings.stop(&host_caller(caller), &id).await;
+    daemon.meetings.stop_unchecked(&id).await;
     let meetings = daemon.meetings.clone();
     let _ = tokio::task::spawn_blocking(move || meetings.delete(&id)).await;
     Err(e)
-}
-
-/// The daemon acting for itself (cleaning up a meeting that failed to start).
-fn host_caller(caller: &Caller) -> Caller {
-    Caller { role: hark_protocol::session::Role::Host, ..caller.clone() }
 }
 
 pub async fn stop(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
@@ -276,13 +271,6 @@ pub async fn stop(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Re
 /// Reading transcripts needs the `transcripts` permission (the host is exempt).
 async fn may_read(daemon: &Daemon, caller: &Caller, method: &str, preview: Value) -> Result<(), RpcError> {
     gate(daemon, caller, "transcripts", method, preview).await.map(|_| ())
-}
-
-/// Runs blocking store work off the runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
-) -> Result<T, RpcError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| RpcError::internal())?
 }
 
 pub async fn list(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {

@@ -13,7 +13,7 @@ use hark_protocol::meeting::{AddFactParams, AddFactResult, MemoryQueryParams, Me
 use hark_store::Fact;
 use serde_json::{Value, json};
 
-use super::{Reply, parse, reply};
+use super::{Reply, blocking, parse, reply};
 use crate::caller::Caller;
 use crate::daemon::Daemon;
 use crate::meetings::store_error;
@@ -38,15 +38,14 @@ pub async fn add_fact(daemon: &Daemon, params: Option<Value>) -> Result<Reply, R
     };
     let (store, index) = (daemon.meetings.store.clone(), daemon.meetings.index.clone());
     let id = fact.fact_id.clone();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         store.append_fact(&fact).map_err(store_error)?;
         if let Err(e) = crate::lock(&index).add_fact(&fact) {
             tracing::warn!(error = %e, "cannot index a fact (the index is rebuilt from the files at the next start)");
         }
-        Ok::<_, RpcError>(())
+        Ok(())
     })
-    .await
-    .map_err(|_| RpcError::internal())??;
+    .await?;
     reply(&AddFactResult { fact_id: id })
 }
 
@@ -75,22 +74,19 @@ pub async fn query(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> R
     crate::permissions::gate(daemon, caller, "transcripts", "memory.query", json!({ "query": p.query }))
         .await?;
     let index = daemon.meetings.index.clone();
-    let results = tokio::task::spawn_blocking(move || {
+    let results = blocking(move || {
         let since = p.since.as_deref().map(normalize_utc);
         crate::lock(&index)
             .memory_query(&p.query, k, p.meeting_id.as_deref(), since.as_deref())
             .map_err(store_error)
     })
-    .await
-    .map_err(|_| RpcError::internal())??;
+    .await?;
     reply(&MemoryQueryResult { results })
 }
 
 pub async fn fact_count(daemon: &Daemon) -> Result<Reply, RpcError> {
     let index = daemon.meetings.index.clone();
-    let counts = tokio::task::spawn_blocking(move || crate::lock(&index).counts().map_err(store_error))
-        .await
-        .map_err(|_| RpcError::internal())??;
+    let counts = blocking(move || crate::lock(&index).counts().map_err(store_error)).await?;
     reply(&counts)
 }
 

@@ -31,6 +31,13 @@ pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RpcError> {
     })
 }
 
+/// Runs blocking work (files, SQLite) off the runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| RpcError::internal())?
+}
+
 /// Deserializes params; absent params read as `{}`. Errors name the JSON path of the field.
 pub fn parse<T: DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError> {
     let value = params.unwrap_or_else(|| Value::Object(Default::default()));

@@ -246,13 +246,13 @@ impl Meetings {
             transcript,
             wavs,
             stream_ids: stream_ids.clone(),
-            on_finished: Box::new(move || {
-                if let Some(r) = registry.upgrade() {
-                    crate::lock(&r.active).remove(&forget);
-                }
-            }),
         };
-        if let Err(e) = recorder.spawn(rx) {
+        let forget = Box::new(move || {
+            if let Some(r) = registry.upgrade() {
+                crate::lock(&r.active).remove(&forget);
+            }
+        });
+        if let Err(e) = recorder.spawn(rx, forget) {
             tracing::error!(error = %e, "cannot start a meeting's recorder thread");
             crate::lock(&self.active).remove(&id);
             return Err(RpcError::internal());
@@ -275,6 +275,14 @@ impl Meetings {
             return Err(RpcError::forbidden("forbidden: only the meeting's starter or the host may stop it"));
         }
         Ok(stop_active(&self.voice, id, active).await)
+    }
+
+    /// Stops a running meeting whoever asks (the daemon cleaning up a meeting that failed to
+    /// start); nothing when it is not running.
+    pub(crate) async fn stop_unchecked(&self, id: &str) {
+        if let Some(active) = self.active(id) {
+            stop_active(&self.voice, id, active).await;
+        }
     }
 
     /// Renames a meeting: through its recorder while it runs, else in its files.

@@ -84,8 +84,6 @@ pub(crate) struct Recorder {
     pub wavs: Vec<Option<WavWriter>>,
     /// `meeting:<id>:<source>`, per source.
     pub stream_ids: Vec<String>,
-    /// Called once the recorder has finished (the registry forgets the meeting); `spawn` takes it.
-    pub on_finished: Box<dyn FnOnce() + Send>,
 }
 
 /// How often the recorder wakes with nothing to do, to fsync what is due.
@@ -100,11 +98,11 @@ struct State {
 
 impl Recorder {
     /// Starts the recorder's thread. Whatever happens on it (a panic included), the meeting's
-    /// end is published and the registry forgets it, so no stop waits forever.
-    pub fn spawn(mut self, rx: Receiver<Msg>) -> std::io::Result<()> {
+    /// end is published and `on_finished` (the registry forgetting it) runs, so no stop waits
+    /// forever.
+    pub fn spawn(self, rx: Receiver<Msg>, on_finished: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
         let id = crate::lock(&self.shared.metadata).id.clone();
         let (shared, host) = (self.shared.clone(), self.host.clone());
-        let on_finished = std::mem::replace(&mut self.on_finished, Box::new(|| {}));
         std::thread::Builder::new().name(format!("hark-meeting-{id}")).spawn(move || {
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || self.run(rx)));
             let metadata = match ended {
