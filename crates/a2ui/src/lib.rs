@@ -1,0 +1,1 @@
+//! A2UI v0.9 (skeleton; being written).

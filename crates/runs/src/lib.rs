@@ -1,0 +1,1 @@
+//! Run traces (skeleton; being written).
