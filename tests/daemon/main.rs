@@ -3,6 +3,7 @@
 //! them (approval timeout, slow-consumer rule, idle timeout).
 
 mod capture;
+mod chat;
 mod disconnect;
 mod host;
 mod jsonrpc;

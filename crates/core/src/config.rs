@@ -135,6 +135,8 @@ pub struct DaemonConfig {
     pub approval_timeout: Duration,
     /// The wait for a `tools.execute` reply when the action sets no timeout (`HARK_TOOL_TIMEOUT`).
     pub tool_timeout: Duration,
+    /// A chat route with no event for this long is closed (PROTOCOL §13: 5 minutes).
+    pub chat_idle: Duration,
     /// Admission permits (`HARK_INFERENCE_MAX_CONCURRENT`, else RAM / 8 GiB clamped to 1..=8).
     pub inference_permits: usize,
     /// How long a request may wait for an admission permit before -32011.
@@ -167,6 +169,7 @@ impl DaemonConfig {
             approvals: ApprovalPolicy::Ask,
             approval_timeout: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(300),
+            chat_idle: Duration::from_secs(300),
             inference_permits: crate::admission::default_permits(),
             test_faults: false,
             admission_wait: Duration::from_secs(30),

@@ -47,6 +47,7 @@ pub struct Daemon {
     pub engine: crate::voice::engine::Engine,
     pub voice: Arc<crate::voice::VoiceStreams>,
     pub meetings: Arc<crate::meetings::Meetings>,
+    pub chats: Arc<crate::chat::Chats>,
     /// Every domain that keeps things for a session: released by the one cleanup path.
     owned_by_session: Vec<Arc<dyn OwnedBySession>>,
     pub models: crate::models::ModelStore,
@@ -74,8 +75,10 @@ impl Daemon {
         let voice: Arc<crate::voice::VoiceStreams> = Arc::default();
         let meetings =
             Arc::new(crate::meetings::Meetings::open(&config.data_dir, host.clone(), voice.clone())?);
+        let chats =
+            Arc::new(crate::chat::Chats::new(hark_store::ChatLog::new(&config.data_dir), config.chat_idle));
         let owned_by_session: Vec<Arc<dyn OwnedBySession>> =
-            vec![host.clone(), voice.clone(), meetings.clone()];
+            vec![host.clone(), voice.clone(), meetings.clone(), chats.clone()];
         Ok(Daemon {
             tokens,
             started: Instant::now(),
@@ -91,6 +94,7 @@ impl Daemon {
             engine: crate::voice::engine::Engine::new(config.transcriber.clone()),
             voice,
             meetings,
+            chats,
             owned_by_session,
             models: crate::models::ModelStore::new(
                 &config.data_dir,
@@ -145,6 +149,14 @@ impl Daemon {
     /// True when `agent_id` was claimed (`session.auth`) by a connection other than `session_id`.
     pub(crate) fn agent_claimed_by_other(&self, agent_id: &str, session_id: &str) -> bool {
         lock(&self.agent_claims).get(agent_id).is_some_and(|owner| owner != session_id)
+    }
+
+    /// The connection of the agent `agent_id`: the one that claimed it with `session.auth`,
+    /// else the one that registered it on the host roster.
+    pub fn agent_connection(&self, agent_id: &str) -> Option<Arc<Connection>> {
+        let session =
+            lock(&self.agent_claims).get(agent_id).cloned().or_else(|| self.host.agent_session(agent_id))?;
+        lock(&self.sessions).get(&session).cloned()
     }
 
     /// THE cleanup path: runs exactly once per connection, however it ended. Releases everything
@@ -223,8 +235,23 @@ pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<
     let daemon = Arc::new(Daemon::new(config, files.tokens.clone(), shutdown.clone())?);
     let tracker = TaskTracker::new();
     let accept = tokio::spawn(transport::accept_loop(daemon.clone(), listeners, tracker.clone(), shutdown));
+    tokio::spawn(sweep_chats(daemon.clone()));
     files.write_discovery(&discovery)?;
     Ok(RunningDaemon { daemon, discovery, files, tracker, accept })
+}
+
+/// Closes chat routes idle for `chat_idle`, checking ten times per idle period (at most every
+/// 10 s), until shutdown.
+async fn sweep_chats(daemon: Arc<Daemon>) {
+    let every = (daemon.chats.idle() / 10).clamp(Duration::from_millis(10), Duration::from_secs(10));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            _ = ticks.tick() => daemon.chats.sweep(Instant::now()),
+        }
+    }
 }
 
 impl RunningDaemon {

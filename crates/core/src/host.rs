@@ -383,6 +383,11 @@ impl HostState {
         pending.chain(resolved).collect()
     }
 
+    /// The session that registered the roster entry `agent_id`, if any.
+    pub fn agent_session(&self, agent_id: &str) -> Option<String> {
+        self.lock().agents.get(agent_id).map(|a| a.session_id.clone())
+    }
+
     /// Calls `f` for every host subscriber, under the lock, so every subscriber sees what is
     /// sent this way in the same order as the host events (lock order: host -> outbound).
     pub fn for_each_subscriber(&self, mut f: impl FnMut(&Caller)) {

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod caller;
+pub mod chat;
 pub mod config;
 pub mod connection;
 pub mod daemon;

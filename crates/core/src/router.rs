@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::handlers::{
-    Reply, admission, host, meetings, memory, models, permissions, proposal, session, tools, voice,
+    Reply, admission, chat, host, meetings, memory, models, permissions, proposal, session, tools, voice,
 };
 
 /// Runs the method's handler. A handler that panics answers its request with -32603 (the
@@ -94,6 +94,11 @@ async fn route(
         "memory.add_fact" => memory::add_fact(daemon, params).await,
         "memory.query" => memory::query(daemon, &conn.caller(), params).await,
         "memory.fact_count" => memory::fact_count(daemon).await,
+
+        "agents.chat" => chat::chat(daemon, &conn.caller(), params).await,
+        "agent.chat.event" => chat::event(daemon, &conn.caller(), params),
+        "agents.chat.cancel" => chat::cancel(daemon, &conn.caller(), params),
+        "agents.chat.history" => chat::history(daemon, &conn.caller(), params).await,
 
         "models.list" => models::list(daemon).await,
         "models.pull" => models::pull(daemon, &conn.caller(), params).await,

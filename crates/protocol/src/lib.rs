@@ -3,6 +3,7 @@
 //! knows JSON shapes; the daemon, the CLI and the tests all speak through these types.
 
 pub mod admission;
+pub mod chat;
 pub mod error;
 pub mod host;
 pub mod ids;

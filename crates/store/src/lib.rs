@@ -9,6 +9,7 @@
 //! [`MeetingStore::ids`] (it fixes `recording` meetings and removes temp files), then
 //! [`Index::open`] (which rebuilds from the now-consistent files when it must).
 
+pub mod chats;
 pub mod durable;
 pub mod export;
 pub mod index;
@@ -21,6 +22,7 @@ pub mod transcript;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use chats::ChatLog;
 pub use export::{Cue, export};
 pub use index::{Index, OpenReport, SCHEMA_VERSION};
 pub use layout::{Layout, source_file_name};

@@ -1,4 +1,4 @@
-//! Daemon -> client calls on one connection (`tools.execute`): ids `cb-<n>`, the pending map,
+//! Daemon -> client calls on one connection (`tools.execute`, `agent.chat`): ids `cb-<n>`, the pending map,
 //! and the [`ToolInvoker`] the proposal engine uses. A reply with an unknown id is ignored; when
 //! the connection goes, every pending call fails at once with "callback channel closed".
 
@@ -63,6 +63,39 @@ impl Callbacks {
 
     pub fn pending(&self) -> usize {
         self.lock().as_ref().map_or(0, HashMap::len)
+    }
+}
+
+/// How a daemon -> client call ended without a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The connection is gone (or went while waiting).
+    Closed,
+    /// No reply within the deadline; the pending entry is forgotten, a late reply is ignored.
+    TimedOut,
+}
+
+impl Connection {
+    /// Calls `method` on this client and waits up to `wait` for its reply (`agent.chat`). The
+    /// client's own error object comes back as `Ok(Err(..))`.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Value,
+        wait: std::time::Duration,
+    ) -> Result<Reply, CallFailure> {
+        let Some((cb_id, rx)) = self.callbacks.register() else {
+            return Err(CallFailure::Closed);
+        };
+        self.send(&jsonrpc::request(&Id::str(cb_id.clone()), method, params));
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_closed)) => Err(CallFailure::Closed),
+            Err(_elapsed) => {
+                self.callbacks.forget(&cb_id);
+                Err(CallFailure::TimedOut)
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! names the field.
 
 pub mod admission;
+pub mod chat;
 pub mod host;
 pub mod meetings;
 pub mod memory;
