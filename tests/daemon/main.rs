@@ -2,6 +2,7 @@
 //! test-support client. Time limits in the daemon's config are shortened where a test waits on
 //! them (approval timeout, slow-consumer rule, idle timeout).
 
+mod a2ui;
 mod capture;
 mod chat;
 mod disconnect;
@@ -11,6 +12,7 @@ mod meetings;
 mod models;
 mod permissions;
 mod proposals;
+mod runs;
 mod transport;
 mod voice;
 

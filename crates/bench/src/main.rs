@@ -10,6 +10,8 @@
 //! - `hark-bench overhead`: the voice pipeline's latency with the fake transcriber.
 //! - `hark-bench meetings`: `meeting.search` over 100,000 segments vs SQLite directly, segment
 //!   append vs a plain file, live latency with and without recording.
+//! - `hark-bench surfaces`: A2UI validation per message vs serializing it, and `a2ui.event`
+//!   fan-out to 50 subscribers vs `host.event`'s.
 //!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
@@ -19,6 +21,7 @@ mod meetings;
 mod overhead;
 mod rpc;
 mod stream;
+mod surfaces;
 mod transcribe;
 
 use std::process::ExitCode;
@@ -46,6 +49,8 @@ enum Command {
     Overhead(overhead::OverheadArgs),
     /// Meetings: search vs SQLite directly, append vs a plain file, latency with/without recording.
     Meetings(meetings::MeetingsArgs),
+    /// Agent surfaces: A2UI validation vs serializing, fan-out vs host.notify's (the floors).
+    Surfaces(surfaces::SurfacesArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Command::Accuracy(args) => accuracy::run(args),
         Command::Overhead(args) => overhead::run(args),
         Command::Meetings(args) => meetings::run(args),
+        Command::Surfaces(args) => surfaces::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Also $HARK_ALLOWED_ORIGINS (comma-separated).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origin: Vec<String>,
+    /// Let agent surfaces send the person's actions to this non-loopback A2A endpoint (an
+    /// exact URL prefix; repeatable). Also $HARK_A2A_ENDPOINTS (comma-separated).
+    #[arg(long = "allow-a2a-endpoint", value_name = "URL")]
+    allow_a2a_endpoint: Vec<String>,
     /// Disable tokens (Host and Origin checks stay on). Anyone on this machine can connect.
     #[arg(long)]
     no_auth: bool,
@@ -129,6 +133,12 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
             .allowed_origins
             .extend(list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from));
     }
+    config.a2a_endpoints = args.allow_a2a_endpoint.clone();
+    if let Ok(list) = std::env::var("HARK_A2A_ENDPOINTS") {
+        config
+            .a2a_endpoints
+            .extend(list.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from));
+    }
     config.auth = !args.no_auth;
     config.transcriber = transcriber(args.transcriber, args.model.as_deref(), &data_dir)?;
     config.approvals = args.approvals;
@@ -158,6 +168,12 @@ fn init_logging(data_dir: &std::path::Path) {
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new("info,pulseaudio=warn,pulseaudio::client::reactor=off")
         });
+    // Whatever HARK_LOG asks: tungstenite traces every frame it receives (tokens in
+    // `session.auth`, route auth in `a2ui.ingest`) and ureq logs request headers (the route auth
+    // of a forwarded A2UI action) at debug. Secrets never reach a log line.
+    let filter = ["tungstenite=debug", "tokio_tungstenite=debug", "ureq=info"]
+        .into_iter()
+        .fold(filter, |f, d| f.add_directive(d.parse().expect("a valid directive")));
     let logs = data_dir.join("logs");
     let file = std::fs::create_dir_all(&logs).ok().and_then(|()| {
         let path = logs.join("hark.log");

@@ -135,6 +135,9 @@ pub struct DaemonConfig {
     pub approval_timeout: Duration,
     /// The wait for a `tools.execute` reply when the action sets no timeout (`HARK_TOOL_TIMEOUT`).
     pub tool_timeout: Duration,
+    /// A2A endpoints other than loopback that surfaces may route actions to (exact URL
+    /// prefixes; `HARK_A2A_ENDPOINTS`). Empty: loopback only.
+    pub a2a_endpoints: Vec<String>,
     /// A chat route with no event for this long is closed (PROTOCOL §13: 5 minutes).
     pub chat_idle: Duration,
     /// Admission permits (`HARK_INFERENCE_MAX_CONCURRENT`, else RAM / 8 GiB clamped to 1..=8).
@@ -170,6 +173,7 @@ impl DaemonConfig {
             approval_timeout: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(300),
             chat_idle: Duration::from_secs(300),
+            a2a_endpoints: Vec::new(),
             inference_permits: crate::admission::default_permits(),
             test_faults: false,
             admission_wait: Duration::from_secs(30),

@@ -23,8 +23,20 @@ use crate::transport::{self, Listeners};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Method families this build serves (`server.handshake` / `server.info` capabilities).
-pub const CAPABILITIES: [&str; 9] =
-    ["session", "tools", "proposals", "host", "admission", "voice", "meeting", "memory", "models"];
+pub const CAPABILITIES: [&str; 12] = [
+    "session",
+    "tools",
+    "proposals",
+    "host",
+    "admission",
+    "voice",
+    "meeting",
+    "memory",
+    "models",
+    "a2ui",
+    "agents",
+    "runs",
+];
 
 /// State shared by every connection.
 pub struct Daemon {
@@ -48,6 +60,8 @@ pub struct Daemon {
     pub voice: Arc<crate::voice::VoiceStreams>,
     pub meetings: Arc<crate::meetings::Meetings>,
     pub chats: Arc<crate::chat::Chats>,
+    pub surfaces: Arc<crate::a2ui::Surfaces>,
+    pub runs: Arc<crate::runs::Runs>,
     /// Every domain that keeps things for a session: released by the one cleanup path.
     owned_by_session: Vec<Arc<dyn OwnedBySession>>,
     pub models: crate::models::ModelStore,
@@ -68,7 +82,7 @@ impl Daemon {
         config: DaemonConfig,
         tokens: Option<Tokens>,
         shutdown: CancellationToken,
-    ) -> Result<Self, hark_store::StoreError> {
+    ) -> Result<Self, StartError> {
         let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir));
         let admission = Admission::new(config.inference_permits, config.admission_wait);
         let host = Arc::new(HostState::default());
@@ -77,8 +91,24 @@ impl Daemon {
             Arc::new(crate::meetings::Meetings::open(&config.data_dir, host.clone(), voice.clone())?);
         let chats =
             Arc::new(crate::chat::Chats::new(hark_store::ChatLog::new(&config.data_dir), config.chat_idle));
-        let owned_by_session: Vec<Arc<dyn OwnedBySession>> =
-            vec![host.clone(), voice.clone(), meetings.clone(), chats.clone()];
+        let surfaces: Arc<crate::a2ui::Surfaces> = Arc::default();
+        let (book, report) = hark_runs::RunBook::open(
+            config.data_dir.join(hark_runs::RUNS_DIR),
+            hark_protocol::time::now_millis(),
+        )?;
+        if report.adopted + report.removed + report.unverified + report.truncated > 0 {
+            tracing::info!(?report, "run traces loaded");
+        }
+        let runs =
+            Arc::new(crate::runs::Runs::new(book, Duration::from_millis(hark_runs::INCOMPLETE_GRACE_MS)));
+        let owned_by_session: Vec<Arc<dyn OwnedBySession>> = vec![
+            host.clone(),
+            voice.clone(),
+            meetings.clone(),
+            chats.clone(),
+            surfaces.clone(),
+            runs.clone(),
+        ];
         Ok(Daemon {
             tokens,
             started: Instant::now(),
@@ -95,6 +125,8 @@ impl Daemon {
             voice,
             meetings,
             chats,
+            surfaces,
+            runs,
             owned_by_session,
             models: crate::models::ModelStore::new(
                 &config.data_dir,
@@ -203,6 +235,8 @@ pub enum StartError {
     Files(#[from] RuntimeFilesError),
     #[error("cannot open the meeting store: {0}")]
     Store(#[from] hark_store::StoreError),
+    #[error("cannot open the run traces: {0}")]
+    Runs(#[from] hark_runs::RunError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }

@@ -2,6 +2,8 @@
 //! outbound queue) -> router -> handlers/<area>.rs -> domain state (sessions, host surface,
 //! permissions, admission, proposals). See ARCHITECTURE.md for the map and its invariants.
 
+pub mod a2a;
+pub mod a2ui;
 pub mod admission;
 pub mod caller;
 pub mod chat;
@@ -17,6 +19,7 @@ pub mod paths;
 pub mod permissions;
 pub mod proposal;
 pub mod router;
+pub mod runs;
 pub mod runtime_files;
 pub mod transport;
 pub mod voice;

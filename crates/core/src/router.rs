@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::handlers::{
-    Reply, admission, chat, host, meetings, memory, models, permissions, proposal, session, tools, voice,
+    Reply, a2ui, admission, chat, host, meetings, memory, models, permissions, proposal, runs, session,
+    tools, voice,
 };
 
 /// Runs the method's handler. A handler that panics answers its request with -32603 (the
@@ -95,10 +96,29 @@ async fn route(
         "memory.query" => memory::query(daemon, &conn.caller(), params).await,
         "memory.fact_count" => memory::fact_count(daemon).await,
 
+        "a2ui.apply" => a2ui::apply(daemon, &conn.caller(), params),
+        "a2ui.ingest" => a2ui::ingest(daemon, &conn.caller(), params),
+        "a2ui.capabilities" => a2ui::capabilities(daemon),
+        "a2ui.surfaces" => a2ui::surfaces(daemon, &conn.caller()),
+        "a2ui.get" => a2ui::get(daemon, &conn.caller(), params),
+        "a2ui.action" => a2ui::action(daemon, &conn.caller(), params).await,
+        "a2ui.reap" => a2ui::reap(daemon, &conn.caller()),
+        "a2ui/subscribe" => a2ui::subscribe(daemon, &conn.caller()),
+        "a2ui/unsubscribe" => a2ui::unsubscribe(daemon, &conn.caller()),
+        "a2ui/replay" => a2ui::replay(daemon, &conn.caller()),
+
         "agents.chat" => chat::chat(daemon, &conn.caller(), params).await,
         "agent.chat.event" => chat::event(daemon, &conn.caller(), params),
         "agents.chat.cancel" => chat::cancel(daemon, &conn.caller(), params),
         "agents.chat.history" => chat::history(daemon, &conn.caller(), params).await,
+
+        "runs.start" => runs::start(daemon, &conn.caller(), params).await,
+        "runs.record_turns" => runs::record_turns(daemon, &conn.caller(), params).await,
+        "runs.complete" => runs::complete(daemon, &conn.caller(), params).await,
+        "runs.subscribe" => runs::subscribe(daemon, &conn.caller(), params),
+        "runs.unsubscribe" => runs::unsubscribe(daemon, &conn.caller(), params),
+        "runs.list" => runs::list(daemon, &conn.caller(), params),
+        "runs.get_trace" => runs::get_trace(daemon, &conn.caller(), params).await,
 
         "models.list" => models::list(daemon).await,
         "models.pull" => models::pull(daemon, &conn.caller(), params).await,

@@ -5,8 +5,8 @@
 //! line is `{"kind":"turn", ...ChatTurn}`. Files are 0600 in 0700 directories. A torn last line
 //! (a crash mid-append) is skipped when read; a bad line in the middle is skipped and logged.
 //!
-//! The agent id comes from a client, so its directory name is [`safe_dir_name`] of it (the
-//! header keeps the real id). Session ids are checked by [`is_valid_session_id`] before they are
+//! The agent id comes from a client, so its directory name is [`agent_dir_name`] of
+//! it, as for run traces (the header keeps the real id). Session ids are checked by [`is_valid_session_id`] before they are
 //! joined into a path.
 
 use std::fs;
@@ -16,41 +16,16 @@ use std::path::{Path, PathBuf};
 use hark_protocol::chat::{ChatSession, ChatTurn};
 use serde::{Deserialize, Serialize};
 
+use hark_runs::agent_dir_name;
+
 use crate::durable::{create_dir_private, open_append_private};
 use crate::{IoContext, Result};
 
 pub const CHATS_DIR: &str = "chats";
 
-/// Longest encoded agent directory name before it is shortened with a hash.
-const MAX_DIR_NAME: usize = 128;
-
 /// A chat session id Hark accepts: 1 to 128 of `[A-Za-z0-9_-]` (what it mints, or a host's own).
 pub fn is_valid_session_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// A file-system-safe, injective directory name for an id a client chose: `[A-Za-z0-9_-]` and
-/// `.` (not first) stay, every other byte becomes `%XX`; names longer than 128 bytes are cut
-/// and end with a hash of the whole id. Never empty, never `.`/`..`, never a separator.
-pub fn safe_dir_name(id: &str) -> String {
-    let mut out = String::with_capacity(id.len() + 1);
-    for (i, b) in id.bytes().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if out.is_empty() {
-        return "%".to_string();
-    }
-    if out.len() > MAX_DIR_NAME {
-        let hash = crc32fast::hash(id.as_bytes());
-        out.truncate(MAX_DIR_NAME - 9);
-        out.push_str(&format!("~{hash:08x}"));
-    }
-    out
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,7 +48,7 @@ impl ChatLog {
 
     fn file(&self, agent_id: &str, session_id: &str) -> PathBuf {
         debug_assert!(is_valid_session_id(session_id));
-        self.root.join(safe_dir_name(agent_id)).join(format!("{session_id}.jsonl"))
+        self.root.join(agent_dir_name(agent_id)).join(format!("{session_id}.jsonl"))
     }
 
     /// True when `session_id` of `agent_id` has a history file.
@@ -116,7 +91,7 @@ impl ChatLog {
         limit: usize,
     ) -> Result<Vec<ChatSession>> {
         let dirs: Vec<PathBuf> = match agent_id {
-            Some(agent) => vec![self.root.join(safe_dir_name(agent))],
+            Some(agent) => vec![self.root.join(agent_dir_name(agent))],
             None => match fs::read_dir(&self.root) {
                 Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -235,14 +210,12 @@ mod tests {
 
     #[test]
     fn ids_never_escape_the_chats_dir() {
-        for id in ["..", ".", "", "../x", "a/b", "a\\b", "\0", ".hidden", "é"] {
-            let name = safe_dir_name(id);
-            assert!(!name.is_empty() && !name.starts_with('.'), "{id:?} -> {name}");
-            assert!(!name.contains('/') && !name.contains('\\') && !name.contains('\0'), "{id:?} -> {name}");
-        }
-        assert_ne!(safe_dir_name("a/b"), safe_dir_name("a%2Fb"));
-        assert!(safe_dir_name(&"x".repeat(1000)).len() <= MAX_DIR_NAME);
-        assert_ne!(safe_dir_name(&"x".repeat(1000)), safe_dir_name(&"x".repeat(999)));
+        let dir = tempfile::tempdir().unwrap();
+        let log = ChatLog::new(dir.path());
+        log.append("../../x", "s", &[turn(ChatRole::User, "hi", "2026-01-01T00:00:00.000Z")]).unwrap();
+        let agents: Vec<_> = fs::read_dir(dir.path().join(CHATS_DIR)).unwrap().collect();
+        assert_eq!(agents.len(), 1, "the agent id stayed one directory inside chats/");
+        assert!(!dir.path().join("x").exists());
         for bad in ["", "../x", "a.b", "a/b", &"x".repeat(129)] {
             assert!(!is_valid_session_id(bad), "{bad:?}");
         }

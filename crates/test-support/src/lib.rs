@@ -3,9 +3,11 @@
 //! that can answer the daemon's callbacks while its own calls are pending.
 
 mod client;
+mod http;
 mod raw;
 
 pub use client::{Client, ClientError, Closed};
+pub use http::{HttpRecorder, Recorded};
 pub use raw::RawPeer;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! context; parsing of params into types happens in [`parse`], in one place, so every -32602
 //! names the field.
 
+pub mod a2ui;
 pub mod admission;
 pub mod chat;
 pub mod host;
@@ -10,6 +11,7 @@ pub mod memory;
 pub mod models;
 pub mod permissions;
 pub mod proposal;
+pub mod runs;
 pub mod session;
 pub mod tools;
 pub mod voice;
