@@ -233,11 +233,6 @@ impl Surfaces {
         self.lock().store.get(surface_id)
     }
 
-    /// The owner key of a surface, if it exists.
-    pub fn owner_of(&self, surface_id: &str) -> Option<String> {
-        self.lock().store.owner(surface_id).map(str::to_string)
-    }
-
     /// Every surface (host), or the caller's own (a client).
     pub fn list(&self, caller: &Caller) -> Vec<Value> {
         let inner = self.lock();
@@ -354,8 +349,17 @@ impl OwnedBySession for Surfaces {
         inner.subscribers.remove(session_id);
         let keys: Vec<String> =
             inner.owner_sessions.iter().filter(|(_, s)| *s == session_id).map(|(k, _)| k.clone()).collect();
+        let still_owning: std::collections::HashSet<String> = inner
+            .store
+            .list()
+            .iter()
+            .filter_map(|s| s["surfaceId"].as_str().and_then(|id| inner.store.owner(id)).map(str::to_string))
+            .collect();
         for key in keys {
             inner.owners.remove(&key);
+            if !still_owning.contains(&key) {
+                inner.owner_sessions.remove(&key); // nothing left to show it for
+            }
         }
     }
 }

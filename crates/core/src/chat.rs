@@ -242,10 +242,6 @@ impl Chats {
         Ok(())
     }
 
-    pub fn is_open(&self, session_id: &str) -> bool {
-        crate::lock(&self.routes).contains_key(session_id)
-    }
-
     /// Closes a route the agent never took (it refused `agent.chat`, did not ack in time, or
     /// left): the turn records why; nobody is told (the host gets the error as its reply).
     pub fn abandon(&self, session_id: &str, error: &str, ended: &str) {
