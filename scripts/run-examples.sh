@@ -5,7 +5,8 @@
 #
 # Sets up (or reuses) a venv at ${HARK_VENV:-/var/cache/hark-venv}, starts `hark serve --port 0`
 # in a temporary data dir and runtime dir, runs agent.py over TCP, agent.py over the Unix
-# socket and car_agent.py (CAR's own client), then stops the daemon with SIGTERM and checks it
+# socket, car_agent.py (CAR's own client) and tests/python/door.py (close codes as a third-party
+# WebSocket library reads them), then stops the daemon with SIGTERM and checks it
 # exits 0 and removes its discovery file, token files and socket. Ends with the line
 # "examples: X passed, Y failed" (a failed shutdown check counts as a failure) and exits 1 on
 # any failure.
@@ -106,6 +107,8 @@ run_example "agent.py (TCP)" timeout "$EXAMPLE_TIMEOUT" "$PY" "$EXAMPLES/agent.p
 run_example "agent.py --socket (Unix socket)" \
     timeout "$EXAMPLE_TIMEOUT" "$PY" "$EXAMPLES/agent.py" --data-dir "$DATA" --socket
 run_example "car_agent.py (car-runtime)" car_example
+run_example "close codes as websockets sees them (tests/python/door.py)" \
+    timeout "$EXAMPLE_TIMEOUT" "$PY" "$ROOT/tests/python/door.py" "$(field ws_url)"
 
 # --- clean shutdown: SIGTERM -> exit 0, runtime files removed ------------------------------------
 shutdown_problems=()

@@ -127,11 +127,20 @@ async fn only_the_bound_agent_may_stream_and_only_the_host_may_chat() {
         other.call("agent.chat.event", json!({ "session_id": sid, "kind": "token", "delta": "EVIL" }));
     assert_eq!(forged.await.unwrap()["accepted"], json!(false));
     agent_event(&other, json!({ "session_id": sid, "kind": "done", "text": "EVIL" })).await;
-    agent_event(&agent, json!({ "session_id": sid, "kind": "token", "delta": "real" })).await;
+    // A request after the notification on the same connection: the notification was handled.
+    other.call("server.info", json!({})).await.unwrap();
+    // The agent cannot name another agent in what it streams either.
+    agent_event(
+        &agent,
+        json!({ "session_id": sid, "kind": "token", "delta": "real", "agent_id": "bank-bot" }),
+    )
+    .await;
     let first = next_chat_event(&host).await;
     assert_eq!(first["delta"], json!("real"), "the impostor's events were forwarded: {first}");
+    assert_eq!(first["agent_id"], json!("helper"), "an agent forged its agent_id: {first}");
     agent_event(&agent, json!({ "session_id": sid, "kind": "done" })).await;
-    assert_eq!(next_chat_event(&host).await["kind"], json!("done"));
+    let done = next_chat_event(&host).await;
+    assert_eq!((done["kind"].as_str(), done.get("text")), (Some("done"), None), "{done}");
     d.stop().await;
 }
 
@@ -233,14 +242,20 @@ async fn an_agent_that_does_not_ack_times_out_and_one_that_goes_quiet_is_dropped
     assert_eq!((e["session_id"].as_str(), e["kind"].as_str()), (Some(sid.as_str()), Some("error")));
     let note = agent.next_method("agent.chat.cancel", LONG).await.unwrap();
     assert_eq!(note["params"]["reason"], json!("idle_timeout"));
+    d.stop().await;
 
-    // No ack within 5 s: -32004, and the route is gone.
+    // No ack within 5 s (and the default 5 min idle, so the timeout is what ends it): -32004,
+    // the agent is told, and the route is gone.
+    let d = TestDaemon::start().await;
+    let (agent, host) = (d.agent("helper").await, d.host().await);
     let started = std::time::Instant::now();
     let call = host.call_timeout("agents.chat", json!({ "agent_id": "helper", "prompt": "x" }), LONG);
     let (result, seen) = tokio::join!(call, agent.next_method("agent.chat", LONG));
     assert_eq!(code(result.unwrap_err()), -32004);
     assert!(started.elapsed() >= Duration::from_secs(5));
     let sid = seen.unwrap()["params"]["session_id"].as_str().unwrap().to_string();
+    let note = agent.next_method("agent.chat.cancel", LONG).await.expect("the agent is told");
+    assert_eq!(note["params"], json!({ "session_id": sid, "reason": "timeout" }));
     let late = agent.call("agent.chat.event", json!({ "session_id": sid, "kind": "done" })).await.unwrap();
     assert_eq!(late["accepted"], json!(false));
     d.stop().await;
@@ -268,5 +283,29 @@ async fn at_most_four_chats_per_agent_and_an_agent_error_is_relayed() {
     let (result, ()) = tokio::join!(call, refuse);
     let e = result.unwrap_err();
     assert_eq!(e.code(), -32000);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn events_in_a_batch_keep_their_order_with_the_frames_around_it() {
+    let d = TestDaemon::start().await;
+    let (agent, host) = (d.agent("helper").await, d.host().await);
+    let sid = start_chat(&host, &agent, "helper", "count", None).await;
+    let note = |delta: &str| json!({ "jsonrpc": "2.0", "method": "agent.chat.event", "params": { "session_id": sid, "kind": "token", "delta": delta } });
+    for round in 0..20 {
+        agent.send_json(&json!([note(&format!("{round}a,")), note(&format!("{round}b,"))])).await.unwrap();
+        agent.send_json(&note(&format!("{round}c,"))).await.unwrap();
+    }
+    agent_event(&agent, json!({ "session_id": sid, "kind": "done" })).await;
+    let mut text = String::new();
+    loop {
+        let e = next_chat_event(&host).await;
+        if e["kind"] == "done" {
+            break;
+        }
+        text.push_str(e["delta"].as_str().unwrap());
+    }
+    let want: String = (0..20).map(|r| format!("{r}a,{r}b,{r}c,")).collect();
+    assert_eq!(text, want);
     d.stop().await;
 }

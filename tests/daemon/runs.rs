@@ -174,6 +174,13 @@ async fn a_dropped_owner_leaves_an_incomplete_run_and_bad_ids_stay_inside() {
     let own = d.agent("me").await;
     let other = own.call("runs.start", json!({ "intent": "x", "agent_id": "someone-else" })).await;
     assert_eq!(other.unwrap_err().code(), -32002, "an agent records runs as itself only");
+    let unclaimed = c.call("runs.start", json!({ "intent": "x", "agent_id": "offline-agent" })).await;
+    assert_eq!(unclaimed.unwrap_err().code(), -32002, "a client that claimed no id records as anonymous");
+    let anonymous = c.call("runs.start", json!({ "intent": "x" })).await.unwrap();
+    assert_eq!(anonymous["agent_id"], json!("anonymous"));
+    let nosy = d.agent("anonymous").await;
+    let listed = nosy.call("runs.list", json!({ "agent_id": "anonymous" })).await.unwrap();
+    assert_eq!(listed["runs"], json!([]), "claiming 'anonymous' shows nobody's runs");
     let entries: Vec<String> = std::fs::read_dir(&d.data_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

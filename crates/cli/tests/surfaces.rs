@@ -2,6 +2,7 @@
 //! level gets A2A-routed surfaces with a bearer token and a custom header; the endpoint receives
 //! them, and no frame any connection received, no log line (stderr, `logs/`), and no file under
 //! the data dir contains either secret.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -44,6 +45,20 @@ async fn drain(c: &Client) -> Vec<String> {
     all
 }
 
+/// Kills `hark serve` when a failed assertion unwinds past it.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut()
+            && child.try_wait().ok().flatten().is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -70,8 +85,10 @@ async fn route_auth_reaches_the_endpoint_and_nothing_else() {
         .stderr(std::fs::File::create(&stderr_file).unwrap())
         .spawn()
         .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(Some(child));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(&mut stdout).read_line(&mut line).unwrap();
     let ready: Value = serde_json::from_str(&line).unwrap();
     let url = ready["ws_url"].as_str().unwrap().to_string();
     let token = std::fs::read_to_string(ready["token_file"].as_str().unwrap()).unwrap();
@@ -145,6 +162,7 @@ async fn route_auth_reaches_the_endpoint_and_nothing_else() {
         assert!(!text.contains(BEARER) && !text.contains(HEADER), "a secret reached a client: {text}");
     }
 
+    let child = child.0.as_mut().unwrap();
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {

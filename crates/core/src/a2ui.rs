@@ -84,8 +84,27 @@ impl RouteAuth {
     }
 }
 
+/// Headers a route's auth may not set: the ones that frame or route the request itself
+/// (smuggling into a loopback service) and the hop-by-hop ones.
+const RESERVED_HEADERS: [&str; 12] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "expect",
+];
+
 fn is_header_name(name: &str) -> bool {
-    name.len() <= 256 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    name.len() <= 256
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
 }
 
 fn is_header_value(value: &str) -> bool {
@@ -196,10 +215,10 @@ impl Surfaces {
         let now = hark_protocol::time::now_millis();
         let mut inner = self.lock();
         if let Some(RouteUpdate::Auth(_)) = &route {
-            // Asked of the owner only: anyone else gets the store's -32002 and learns nothing.
             let target = hark_a2ui::Kind::of(message).and_then(|k| message[k.key()]["surfaceId"].as_str());
-            let owns = target.is_some_and(|id| inner.store.owner(id) == Some(owner));
-            if owns && !target.is_some_and(|id| inner.routes.contains_key(id)) {
+            // A surface of someone else's is left to the store's -32002 (it learns nothing).
+            let others = target.is_some_and(|id| inner.store.owner(id).is_some_and(|o| o != owner));
+            if !others && !target.is_some_and(|id| inner.routes.contains_key(id)) {
                 return Err(RpcError::invalid_params(
                     "routeAuth",
                     "this surface has no A2A route (a2ui.ingest with a2aEndpoint sets one)",
@@ -211,6 +230,7 @@ impl Surfaces {
         inner.owner_sessions.insert(owner.to_string(), caller.session_id.clone());
         if applied.deleted {
             inner.routes.remove(&applied.surface_id);
+            inner.forget_owner_if_idle(owner);
         } else {
             match route {
                 None | Some(RouteUpdate::Keep) => {}
@@ -321,6 +341,19 @@ impl Surfaces {
 }
 
 impl Inner {
+    /// Drops an owner key that owns no surface any more (its maps would otherwise only grow).
+    fn forget_owner_if_idle(&mut self, owner: &str) {
+        let owns = self
+            .store
+            .list()
+            .iter()
+            .any(|s| s["surfaceId"].as_str().and_then(|id| self.store.owner(id)) == Some(owner));
+        if !owns {
+            self.owners.remove(owner);
+            self.owner_sessions.remove(owner);
+        }
+    }
+
     fn broadcast(&self, kind: &str, result: &Value) {
         if self.subscribers.is_empty() {
             return;
@@ -381,6 +414,8 @@ mod tests {
             json!({"type": "bearer", "token": "s3cret", "x": 1}),
             json!({"type": "bearer", "token": "line\nbreak-s3cret"}),
             json!({"type": "header", "name": "Bad Name", "value": "s3cret"}),
+            json!({"type": "header", "name": "Content-Length", "value": "s3cret"}),
+            json!({"type": "header", "name": "transfer-encoding", "value": "s3cret"}),
             json!({"type": "basic", "token": "s3cret"}),
             json!("s3cret"),
         ] {

@@ -4,10 +4,12 @@
 //! A route is opened by `agents.chat` BEFORE the agent is called (an event the agent sends
 //! right after it acks must not be lost) and closed by the agent's `done`/`error`, by
 //! `agents.chat.cancel`, by either side leaving (through the one cleanup path), or after
-//! `idle` without an event. Every close that is not the agent's own `done` tells whoever is
-//! still there: the host gets a final `error` event, the agent gets `agent.chat.cancel`. The
+//! `idle` without an event. A close by a departure or the idle sweeper tells whoever is still
+//! there (the host gets a final `error` event, the agent `agent.chat.cancel`); a cancel tells
+//! the agent; a refused or unacknowledged call is the host's error reply. The
 //! agent's turn (joined deltas, tool calls, error, how it ended) is appended to the history
-//! once, when the route closes. Events are forwarded under the routes' lock, so a host sees an
+//! once, when the route closes, and queued before anyone is told it closed. Events are
+//! forwarded under the routes' lock, so a host sees an
 //! agent's events in the order the agent sent them.
 //!
 //! The history files are written and read by ONE thread (`hark-chats`), in the order the jobs
@@ -77,6 +79,19 @@ impl Route {
         self.host.send(&jsonrpc::notification("agents.chat.event", json!(event)));
     }
 
+    fn forward(&self, event: &ChatEventParams) {
+        let forwarded = ForwardedChatEvent {
+            agent_id: &self.agent_id,
+            session_id: &event.session_id,
+            kind: event.kind,
+            delta: event.delta.as_deref(),
+            text: event.text.as_deref(),
+            error: event.error.as_deref(),
+            extra: &event.extra,
+        };
+        self.host.send(&jsonrpc::notification("agents.chat.event", json!(forwarded)));
+    }
+
     fn tell_agent_cancel(&self, session_id: &str, reason: &str) {
         let note =
             jsonrpc::notification("agent.chat.cancel", json!({ "session_id": session_id, "reason": reason }));
@@ -102,6 +117,8 @@ enum Job {
         turns: Vec<ChatTurn>,
         done: Option<oneshot::Sender<Result<(), String>>>,
     },
+    /// Answered once every job queued before it is done.
+    Barrier(oneshot::Sender<()>),
     Read {
         agent_id: Option<String>,
         session_id: Option<String>,
@@ -121,6 +138,9 @@ fn history_thread(log: ChatLog, jobs: mpsc::Receiver<Job>) {
                 if let Some(done) = done {
                     let _ = done.send(written);
                 }
+            }
+            Job::Barrier(done) => {
+                let _ = done.send(());
             }
             Job::Read { agent_id, session_id, limit, reply } => {
                 let read = log.sessions(agent_id.as_deref(), session_id.as_deref(), limit);
@@ -271,16 +291,27 @@ impl Chats {
             return EventOutcome::NotTheAgent;
         }
         route.last_event = Instant::now();
-        let forwarded = ForwardedChatEvent {
-            agent_id: &route.agent_id,
-            session_id: &event.session_id,
-            kind: event.kind,
-            delta: event.delta.as_deref(),
-            text: event.text.as_deref(),
-            error: event.error.as_deref(),
-            extra: &event.extra,
-        };
-        route.host.send(&jsonrpc::notification("agents.chat.event", json!(forwarded)));
+        let mut event = event;
+        // The forwarded event's own fields are the daemon's: an agent cannot name another agent.
+        for reserved in ["agent_id", "session_id", "kind", "delta", "text", "error"] {
+            event.extra.remove(reserved);
+        }
+        if event.kind.is_terminal() {
+            // Queued before the host hears of the end, so a history read it makes then sees it.
+            let mut route = routes.remove(&event.session_id).expect("present");
+            if let Some(text) = &event.text {
+                // The agent's final text is its answer; the deltas were the way there.
+                route.reply.clear();
+                route.truncated = false;
+                append_capped(&mut route.reply, &mut route.truncated, text);
+            }
+            let ended = (event.kind == ChatEventKind::Error).then_some("error");
+            let turn = route.take_turn(event.error.clone(), ended);
+            self.persist(route.agent_id.clone(), event.session_id.clone(), turn);
+            route.forward(&event);
+            return EventOutcome::Forwarded;
+        }
+        route.forward(&event);
         match event.kind {
             ChatEventKind::Token => {
                 if let Some(delta) = &event.delta {
@@ -289,23 +320,10 @@ impl Chats {
             }
             ChatEventKind::ToolCall => {
                 if route.tool_calls.len() < MAX_TOOL_CALLS {
-                    route.tool_calls.push(Value::Object(event.extra.clone()));
+                    route.tool_calls.push(Value::Object(event.extra));
                 }
             }
             ChatEventKind::Done | ChatEventKind::Error => {}
-        }
-        if event.kind.is_terminal() {
-            let mut route = routes.remove(&event.session_id).expect("present");
-            drop(routes);
-            if let Some(text) = event.text {
-                // The agent's final text is its answer; the deltas were the way there.
-                route.reply.clear();
-                route.truncated = false;
-                append_capped(&mut route.reply, &mut route.truncated, &text);
-            }
-            let ended = (event.kind == ChatEventKind::Error).then_some("error");
-            let turn = route.take_turn(event.error, ended);
-            self.persist(route.agent_id, event.session_id, turn);
         }
         EventOutcome::Forwarded
     }
@@ -314,9 +332,9 @@ impl Chats {
     pub fn cancel(&self, session_id: &str) -> bool {
         let route = crate::lock(&self.routes).remove(session_id);
         let Some(mut route) = route else { return false };
-        route.tell_agent_cancel(session_id, "cancelled");
         let turn = route.take_turn(None, Some("cancelled"));
-        self.persist(route.agent_id, session_id.to_string(), turn);
+        self.persist(route.agent_id.clone(), session_id.to_string(), turn);
+        route.tell_agent_cancel(session_id, "cancelled");
         true
     }
 
@@ -333,11 +351,18 @@ impl Chats {
         };
         for (session_id, mut route) in idle {
             let error = "the agent sent nothing for too long";
+            let turn = route.take_turn(Some(error.to_string()), Some("idle_timeout"));
+            self.persist(route.agent_id.clone(), session_id.clone(), turn);
             route.tell_host(&session_id, ChatEventKind::Error, Some(error));
             route.tell_agent_cancel(&session_id, "idle_timeout");
-            let turn = route.take_turn(Some(error.to_string()), Some("idle_timeout"));
-            self.persist(route.agent_id, session_id, turn);
         }
+    }
+
+    /// Waits until every turn queued so far is written (shutdown calls it last).
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        self.queue(Job::Barrier(done));
+        let _ = written.await;
     }
 
     /// Queues a finished turn for the history.
@@ -374,16 +399,15 @@ impl OwnedBySession for Chats {
             ids.into_iter().filter_map(|id| routes.remove(&id).map(|r| (id, r))).collect()
         };
         for (chat, mut route) in gone {
-            let ended = if route.agent_session == session_id {
-                let error = "the agent disconnected";
-                route.tell_host(&chat, ChatEventKind::Error, Some(error));
-                "agent_disconnected"
+            let agent_left = route.agent_session == session_id;
+            let ended = if agent_left { "agent_disconnected" } else { "host_disconnected" };
+            let turn = route.take_turn(None, Some(ended));
+            self.persist(route.agent_id.clone(), chat.clone(), turn);
+            if agent_left {
+                route.tell_host(&chat, ChatEventKind::Error, Some("the agent disconnected"));
             } else {
                 route.tell_agent_cancel(&chat, "host_disconnected");
-                "host_disconnected"
-            };
-            let turn = route.take_turn(None, Some(ended));
-            self.persist(route.agent_id, chat, turn);
+            }
         }
     }
 }

@@ -186,8 +186,8 @@ impl Daemon {
     /// The connection of the agent `agent_id`: the one that claimed it with `session.auth`,
     /// else the one that registered it on the host roster.
     pub fn agent_connection(&self, agent_id: &str) -> Option<Arc<Connection>> {
-        let session =
-            lock(&self.agent_claims).get(agent_id).cloned().or_else(|| self.host.agent_session(agent_id))?;
+        let claimed = lock(&self.agent_claims).get(agent_id).cloned();
+        let session = claimed.or_else(|| self.host.agent_session(agent_id))?;
         lock(&self.sessions).get(&session).cloned()
     }
 
@@ -301,6 +301,10 @@ impl RunningDaemon {
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period");
+        }
+        // The last chat turns (those the closing connections ended) reach their files.
+        if tokio::time::timeout(grace, self.daemon.chats.flush()).await.is_err() {
+            tracing::warn!("chat history still being written after the shutdown grace period");
         }
         drop(self.files); // removes the runtime files, then releases the locks
     }

@@ -115,9 +115,9 @@ async fn route(
         "runs.start" => runs::start(daemon, &conn.caller(), params).await,
         "runs.record_turns" => runs::record_turns(daemon, &conn.caller(), params).await,
         "runs.complete" => runs::complete(daemon, &conn.caller(), params).await,
-        "runs.subscribe" => runs::subscribe(daemon, &conn.caller(), params),
+        "runs.subscribe" => runs::subscribe(daemon, &conn.caller(), params).await,
         "runs.unsubscribe" => runs::unsubscribe(daemon, &conn.caller(), params),
-        "runs.list" => runs::list(daemon, &conn.caller(), params),
+        "runs.list" => runs::list(daemon, &conn.caller(), params).await,
         "runs.get_trace" => runs::get_trace(daemon, &conn.caller(), params).await,
 
         "models.list" => models::list(daemon).await,

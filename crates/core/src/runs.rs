@@ -80,9 +80,16 @@ impl Runs {
         Runs { book: Arc::new(book), started_by: Mutex::default(), publishers: Arc::default(), grace }
     }
 
-    pub fn started(&self, run_id: &str, session_id: &str) {
-        crate::lock(&self.started_by).insert(run_id.to_string(), session_id.to_string());
-        crate::lock(&self.publishers).entry(run_id.to_string()).or_default();
+    /// A run was started by `session_id`; `removed` are the runs retention deleted for it.
+    pub fn started(&self, run_id: &str, session_id: &str, removed: &[String]) {
+        let mut started_by = crate::lock(&self.started_by);
+        started_by.insert(run_id.to_string(), session_id.to_string());
+        let mut publishers = crate::lock(&self.publishers);
+        publishers.entry(run_id.to_string()).or_default();
+        for gone in removed {
+            started_by.remove(gone);
+            publishers.remove(gone);
+        }
     }
 
     /// A host reads every run; a client the runs of the agent id it claimed (never the shared
@@ -107,6 +114,10 @@ impl Runs {
             let (record, status) = entry.remove();
             publisher.next = record.index + 1;
             publisher.send(run_id, Some(&record), publisher.next, status);
+            if status != Status::Open && publisher.subscribers.is_empty() {
+                publishers.remove(run_id); // finished and unwatched: nothing more to order
+                return;
+            }
         }
     }
 
@@ -129,8 +140,12 @@ impl Runs {
 
 /// Tells a run's subscribers its status changed without a record (`incomplete`).
 fn status_changed(publishers: &Mutex<HashMap<String, Publisher>>, run_id: &str, status: Status) {
-    if let Some(p) = crate::lock(publishers).get(run_id) {
+    let mut publishers = crate::lock(publishers);
+    if let Some(p) = publishers.get(run_id) {
         p.send(run_id, None, p.next, status);
+        if p.subscribers.is_empty() {
+            publishers.remove(run_id);
+        }
     }
 }
 
@@ -141,6 +156,8 @@ impl OwnedBySession for Runs {
         for p in crate::lock(&self.publishers).values_mut() {
             p.subscribers.remove(session_id);
         }
+        // Only that connection could read a run through having started it.
+        crate::lock(&self.started_by).retain(|_, s| s != session_id);
         let open = self.book.owner_gone(session_id);
         if open.is_empty() {
             return;

@@ -114,8 +114,8 @@ pub struct ChatTurn {
     pub tool_calls: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// How an agent turn ended when it did not end with `done`: `error`, `cancelled`,
-    /// `agent_disconnected`, `host_disconnected`, `idle_timeout`, `daemon_stopped`.
+    /// How an agent turn ended when it did not end with `done`: `error`, `refused`, `timeout`,
+    /// `cancelled`, `agent_disconnected`, `host_disconnected`, `idle_timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<String>,
     /// The reply was longer than the daemon keeps; `text` holds its start.

@@ -114,7 +114,10 @@ impl ChatLog {
                 },
             };
             for file in files {
-                if let Some(session) = read_session(&file)? {
+                // Two ids can share a directory on a case-insensitive file system: the header says whose.
+                if let Some(session) = read_session(&file)?
+                    && agent_id.is_none_or(|a| a == session.agent_id)
+                {
                     sessions.push(session);
                 }
             }

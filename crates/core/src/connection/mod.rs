@@ -14,8 +14,10 @@ use hark_protocol::RpcError;
 use hark_protocol::jsonrpc::{self, Id, Incoming, Message};
 use hark_protocol::session::Role;
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -197,19 +199,30 @@ impl Connection {
     }
 }
 
+/// How long a connection the daemon closed keeps draining what the peer still sends: until the
+/// peer's close frame or EOF, at most this (a lingering close, as nginx does).
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Serves one upgraded WebSocket until it ends, then releases everything it owned.
-pub async fn serve<S>(daemon: Arc<Daemon>, ws: S, transport: Transport)
+///
+/// When the daemon ends the connection (a message too big, a bad frame, no authentication, a
+/// slow consumer, shutdown), its close frame is sent, then the socket's write side is shut and
+/// everything the peer still sends is read and dropped until the peer closes or [`LINGER`]
+/// passes. Dropping a socket with unread input makes the kernel answer with a reset, and a peer
+/// still writing (the rest of a 2 MiB message) would lose our close frame with it: its
+/// WebSocket library would report "no close frame received" instead of the code.
+pub async fn serve<T>(daemon: Arc<Daemon>, ws: WebSocketStream<T>, transport: Transport)
 where
-    S: Stream<Item = Result<WsMessage, WsError>> + Sink<WsMessage, Error = WsError> + Send + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(Connection::new(&daemon, transport));
     daemon.connection_opened(&conn);
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move { write_loop(sink, &writer_conn).await });
 
     let mut handlers: JoinSet<()> = JoinSet::new();
-    let (code, reason) = read_loop(&daemon, &conn, stream, &mut handlers).await;
+    let (code, reason) = read_loop(&daemon, &conn, &mut stream, &mut handlers).await;
     tracing::debug!(session = %conn.session_id, code, %reason, "connection ending");
     if code == close::POLICY && reason == SLOW_CONSUMER {
         conn.outbound.close_now(code, &reason); // it would never reach a close frame behind its backlog
@@ -223,12 +236,41 @@ where
     daemon.release_connection(&conn);
     // The close frame gets a short grace; a client that never reads does not hold us up.
     let mut writer = writer;
-    if tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
-        writer.abort();
+    let sink = match tokio::time::timeout(LINGER, &mut writer).await {
+        Ok(Ok(sink)) => sink,
+        _ => {
+            writer.abort();
+            None
+        }
+    };
+    // The peer ended it (its close frame, EOF, a socket error: all read as NORMAL): nothing to drain.
+    if code != close::NORMAL
+        && let Some(sink) = sink
+        && let Ok(mut ws) = stream.reunite(sink)
+    {
+        linger(ws.get_mut(), LINGER).await;
     }
 }
 
-async fn write_loop<K>(mut sink: K, conn: &Connection)
+/// Shuts the write side (our close frame is out) and drops the peer's input until its EOF or
+/// `deadline`.
+async fn linger<T: AsyncRead + AsyncWrite + Unpin>(socket: &mut T, deadline: Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = socket.shutdown().await;
+    let mut scratch = vec![0u8; 16 << 10];
+    let drain = async {
+        while let Ok(n) = socket.read(&mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, drain).await;
+}
+
+/// Writes the outbound queue until it ends. Returns the sink when it sent the close frame (the
+/// socket then lingers), `None` when the socket failed.
+async fn write_loop<K>(mut sink: K, conn: &Connection) -> Option<K>
 where
     K: Sink<WsMessage, Error = WsError> + Unpin,
 {
@@ -245,17 +287,15 @@ where
             };
             if sink.feed(message).await.is_err() {
                 conn.disconnect(close::NORMAL, "");
-                return;
+                return None;
             }
             if last {
-                let _ = sink.flush().await;
-                let _ = sink.close().await;
-                return;
+                return sink.flush().await.ok().map(|()| sink);
             }
         }
         if sink.flush().await.is_err() {
             conn.disconnect(close::NORMAL, "");
-            return;
+            return None;
         }
         conn.outbound.flushed();
     }
@@ -265,7 +305,7 @@ where
 async fn read_loop<R>(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
-    mut stream: R,
+    stream: &mut R,
     handlers: &mut JoinSet<()>,
 ) -> (u16, String)
 where
@@ -423,7 +463,10 @@ fn on_text(
                 })
                 .collect();
             let (daemon, conn) = (daemon.clone(), conn.clone());
-            handlers.spawn(async move {
+            // Inline like a single message: members that finish on the first poll (most, and
+            // notifications such as agent.chat.event) run now, in read order with the frames
+            // around the batch.
+            run_inline_or_spawn(handlers, async move {
                 let replies = futures_util::future::join_all(items.into_iter().map(|(slot, item)| {
                     let (daemon, conn) = (&daemon, &conn);
                     async move {

@@ -13,7 +13,11 @@
 //! - the agent's error reply to `agent.chat` is relayed as it came (its code and message);
 //! - `agents.chat.cancel` answers `cancelled: true` when it closed a running chat, `false` when
 //!   there was none (already finished or cancelled): calling it again changes nothing;
-//! - prompts are at most 64 KiB; `agent.chat.event` deltas and texts at most 64 KiB each.
+//! - prompts are at most 64 KiB; `agent.chat.event` deltas and texts at most 64 KiB each, its
+//!   other fields (a tool call's) 64 KiB together; an agent's `agent_id` in them is ignored;
+//! - the agent's first events may reach the host before the `agents.chat` result (the ack and
+//!   the events race on the agent's connection): a host that wants to match them from the start
+//!   passes its own `session_id`.
 
 use std::time::Duration;
 
@@ -109,6 +113,9 @@ pub fn event(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<
         if text.as_ref().is_some_and(|t| t.len() > MAX_EVENT_TEXT_BYTES) {
             return Err(RpcError::invalid_params(field, "at most 64 KiB"));
         }
+    }
+    if super::tools::json_size(&p.extra) > MAX_EVENT_TEXT_BYTES {
+        return Err(RpcError::invalid_params("params", "an event's other fields are at most 64 KiB"));
     }
     let outcome = daemon.chats.event(&caller.session_id, p);
     reply(&json!({ "accepted": outcome == EventOutcome::Forwarded }))
