@@ -155,3 +155,122 @@ async fn a_slow_consumer_is_disconnected_and_does_not_slow_the_others() {
         c.call("server.info", json!({})).await.unwrap();
     }
 }
+
+/// Resident memory of this process (the daemon and its clients), bytes.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+/// The fake transcriber with finals as slow as a model too big for the machine.
+struct SlowFinals(hark_transcribe::fake::FakeTranscriber, Duration);
+
+impl hark_transcribe::Transcriber for SlowFinals {
+    fn name(&self) -> &str {
+        "slow-fake"
+    }
+    fn transcribe(
+        &self,
+        audio: &[f32],
+        options: &hark_transcribe::Options,
+    ) -> Result<hark_transcribe::Transcript, hark_transcribe::TranscribeError> {
+        if !options.partial {
+            std::thread::sleep(self.1);
+        }
+        self.0.transcribe(audio, options)
+    }
+}
+
+/// Issue 17, item 2: a client pushing binary audio frames as fast as its socket takes them into
+/// a stream whose finals take 2 s each. Each frame used to become a task of its own while its
+/// stream was full (memory grew with the flood); now a frame that has to wait holds the
+/// connection's read loop, so the client is slowed by its own socket: the process's memory stays
+/// within a bound and the other clients' round trips are not slowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_flood_holds_bounded_memory_and_slows_only_itself() {
+    let _turn = SERIAL.lock().await;
+    let loader: hark_core::config::ModelLoader = std::sync::Arc::new(|_: &std::path::Path| {
+        let slow = SlowFinals(hark_transcribe::fake::FakeTranscriber::new(), Duration::from_secs(2));
+        Ok(std::sync::Arc::new(slow) as std::sync::Arc<dyn hark_transcribe::Transcriber>)
+    });
+    let jfk_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio/jfk.wav");
+    let speech = hark_audio::wav::read_file_16k_mono(&jfk_path).unwrap().0;
+    let d = TestDaemon::start_with(move |c| {
+        c.transcriber = hark_core::config::TranscriberChoice::Model { path: jfk_path, loader }
+    })
+    .await;
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(d.client().await);
+    }
+    let baseline = p99_of_three(&clients, 200).await;
+
+    let flooder = d.client().await;
+    let started = flooder
+        .call("voice.transcribe_stream.start", json!({ "audio_source": { "kind": "pcm_push" } }))
+        .await
+        .unwrap();
+    let id = started["session_id"].as_str().unwrap().to_string();
+    // 4 s of speech per frame (128 KiB of s16le, under the 256 KiB frame limit).
+    let frames: Vec<Vec<u8>> = speech
+        .chunks(64_000)
+        .enumerate()
+        .map(|(i, piece)| {
+            let pcm: Vec<u8> =
+                piece.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
+            hark_protocol::voice::audio_frame(&id, i as u64, &pcm).unwrap()
+        })
+        .collect();
+    let before = rss_bytes();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        async move {
+            let mut sent = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for frame in &frames {
+                    if flooder.send_binary(frame.clone()).await.is_err() {
+                        return sent;
+                    }
+                    sent += 1;
+                }
+                while flooder.next_message(Duration::ZERO).await.is_some() {} // its events
+            }
+            sent
+        }
+    };
+    let watch = {
+        let stop = stop.clone();
+        async move {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss_bytes());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak
+        }
+    };
+    let measure = async {
+        tokio::time::sleep(Duration::from_secs(2)).await; // the stream is full by then
+        let during = p99_of_three(&clients, 200).await;
+        let until = Instant::now() + Duration::from_secs(8);
+        tokio::time::sleep_until(until.into()).await;
+        stop.store(true, Ordering::Relaxed);
+        during
+    };
+    let (sent, peak, during) = tokio::join!(flood, watch, measure);
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "binary flood: {sent} frames of 4 s sent in 10 s; RSS {} MiB before, peak {} MiB (+{} MiB); \
+         round-trip p99 of 8 clients {baseline} µs without the flood, {during} µs with it",
+        before >> 20,
+        peak >> 20,
+        growth >> 20
+    );
+    // The bound: the stream's 30 s budget of pushed audio (1.9 MB), one held frame, the
+    // stream's own window (at most 28 s), socket buffers, plus the allocator's slack.
+    assert!(growth < 64 << 20, "memory grew by {} MiB during the flood", growth >> 20);
+    assert!(during <= 2 * baseline + 1000, "p99 {during} µs with the flood vs {baseline} µs without");
+    d.stop().await;
+}

@@ -322,6 +322,8 @@ where
     tokio::pin!(auth_deadline);
     let cancelled = conn.cancel.cancelled();
     tokio::pin!(cancelled);
+    // A binary frame whose push waits for room: nothing more is read until it is queued.
+    let mut held: Option<tokio::sync::oneshot::Receiver<()>> = None;
 
     loop {
         tokio::select! {
@@ -329,7 +331,11 @@ where
             _ = &mut cancelled => {
                 return conn.close_reason().unwrap_or((close::GOING_AWAY, "server shutting down".into()));
             }
-            frame = stream.next() => match frame {
+            _ = async { held.as_mut().expect("guarded").await }, if held.is_some() => {
+                held = None;
+                last_inbound = Instant::now(); // the client was waiting on us, not idle
+            }
+            frame = stream.next(), if held.is_none() => match frame {
                 None => return (close::NORMAL, String::new()),
                 Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                     tracing::info!(session = %conn.session_id, size, max_size, "message too big");
@@ -347,7 +353,13 @@ where
                     last_inbound = Instant::now();
                     let outcome = match message {
                         WsMessage::Text(text) => on_text(daemon, conn, handlers, text.as_str()),
-                        WsMessage::Binary(bytes) => on_binary(daemon, conn, handlers, bytes),
+                        WsMessage::Binary(bytes) => match on_binary(daemon, conn, handlers, bytes) {
+                            Ok(end) => end,
+                            Err(waiting) => {
+                                held = Some(waiting);
+                                None
+                            }
+                        },
                         WsMessage::Close(_) => return (close::NORMAL, String::new()),
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => None,
                     };
@@ -365,7 +377,7 @@ where
                 }
             }
             _ = ping.tick() => {
-                if last_inbound.elapsed() >= limits.idle_timeout {
+                if held.is_none() && last_inbound.elapsed() >= limits.idle_timeout {
                     return (close::GOING_AWAY, "idle timeout".into());
                 }
                 conn.outbound.push_ping();
@@ -378,33 +390,42 @@ where
     }
 }
 
+/// A binary audio frame. `Err(waiting)`: its push waits for room in its stream, and the read
+/// loop reads nothing more until `waiting` fires (backpressure: a client pushing faster than its
+/// stream takes audio is slowed by its own socket, and holds one frame, never a task per frame).
 fn on_binary(
     daemon: &Arc<Daemon>,
     conn: &Arc<Connection>,
     handlers: &mut JoinSet<()>,
     bytes: tokio_tungstenite::tungstenite::Bytes,
-) -> Option<(u16, String)> {
+) -> Result<Option<(u16, String)>, tokio::sync::oneshot::Receiver<()>> {
     if !conn.is_authenticated() {
-        return Some((close::POLICY, "authentication required".into()));
+        return Ok(Some((close::POLICY, "authentication required".into())));
     }
     let max = daemon.config.limits.max_binary_frame_bytes;
     if bytes.len() > max {
-        return Some((close::TOO_BIG, format!("binary frame too big (max {max} bytes)")));
+        return Ok(Some((close::TOO_BIG, format!("binary frame too big (max {max} bytes)"))));
     }
     // Short or unknown frames are answered with nothing and logged.
     let Some((id, _)) = hark_protocol::voice::parse_audio_frame(&bytes) else {
         tracing::debug!(session = %conn.session_id, len = bytes.len(), "unknown binary frame dropped");
-        return None;
+        return Ok(None);
     };
     let (daemon, conn) = (daemon.clone(), conn.clone());
-    // Polled inline first, so frames reach their stream in the order they came.
-    run_inline_or_spawn(handlers, async move {
+    let (done, waited) = tokio::sync::oneshot::channel();
+    // Polled inline first, so frames reach their stream in the order they came. One that has to
+    // wait (its stream holds its budget of audio) holds the read loop until it is queued.
+    let queued = run_inline_or_spawn(handlers, async move {
         let pcm = &bytes[hark_protocol::voice::AUDIO_FRAME_HEADER..];
         if let Err(e) = daemon.voice.push(&conn.caller(), &id, pcm).await {
             tracing::debug!(session = %conn.session_id, stream = %id, error = %e, "binary audio frame dropped");
         }
+        let _ = done.send(());
     });
-    None
+    if !queued {
+        return Err(waited);
+    }
+    Ok(None)
 }
 
 /// Handles one text frame. Returns a close code when the connection must end.
@@ -511,12 +532,18 @@ impl Drop for InflightSlot<'_> {
 /// permit) becomes a task. Most requests finish on the first poll, which saves a task spawn and
 /// a wake-up of this loop per request. The spawned task polls again with its own waker, so what
 /// the first poll registered with the no-op waker is replaced at once.
-fn run_inline_or_spawn(handlers: &mut JoinSet<()>, handler: impl Future<Output = ()> + Send + 'static) {
+/// Returns true when the handler finished inline.
+fn run_inline_or_spawn(
+    handlers: &mut JoinSet<()>,
+    handler: impl Future<Output = ()> + Send + 'static,
+) -> bool {
     let mut handler = Box::pin(handler);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     if handler.as_mut().poll(&mut cx).is_pending() {
         handlers.spawn(handler);
+        return false;
     }
+    true
 }
 
 /// A request's reply as text.

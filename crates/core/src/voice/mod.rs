@@ -27,6 +27,9 @@ use session::Command;
 pub const MAX_STREAMS_PER_CONNECTION: usize = 8;
 /// Commands queued for a stream before pushes wait (about 10 s of 20 ms chunks).
 const COMMAND_QUEUE: usize = 512;
+/// Pushed audio a stream holds before pushes wait, in 16 kHz samples (30 s, 1.9 MB): the
+/// queue's bound in bytes, whatever the size of the frames a client pushes.
+pub const PUSH_BUDGET_SAMPLES: usize = 30 * 16_000;
 
 struct Entry {
     owner: String,
@@ -35,6 +38,8 @@ struct Entry {
     commands: mpsc::Sender<Command>,
     /// `None` for sources the daemon reads itself (devices, files).
     converter: Option<Mutex<PushConverter>>,
+    /// Pushed samples queued and not yet taken, at most [`PUSH_BUDGET_SAMPLES`].
+    budget: Arc<tokio::sync::Semaphore>,
     /// Audio the capture device had to drop because the stream fell behind (ms).
     dropped_ms: Arc<AtomicU64>,
     /// Ends the stream when its owner is gone (a source's pump still holds a command sender).
@@ -167,6 +172,7 @@ impl VoiceStreams {
                 started_at: hark_protocol::time::now_rfc3339(),
                 commands: tx.clone(),
                 converter,
+                budget: Arc::new(tokio::sync::Semaphore::new(PUSH_BUDGET_SAMPLES)),
                 dropped_ms: dropped_ms.clone(),
                 owner_gone: owner_gone.clone(),
                 generation,
@@ -212,11 +218,12 @@ impl VoiceStreams {
         let (mono16k, samples) = crate::lock(converter)
             .push(pcm)
             .map_err(|e| RpcError::invalid_params("pcm_b64", e.to_string()))?;
-        entry
-            .commands
-            .send(Command::Audio(mono16k))
-            .await
-            .map_err(|_| RpcError::conflict(format!("voice session {id} has ended")))?;
+        let ended = || RpcError::conflict(format!("voice session {id} has ended"));
+        // Waits while the stream holds its budget of pushed audio: a client pushing faster than
+        // the stream takes it is slowed down, its audio is never dropped.
+        let share = mono16k.len().clamp(1, PUSH_BUDGET_SAMPLES) as u32;
+        let budget = entry.budget.clone().acquire_many_owned(share).await.map_err(|_| ended())?;
+        entry.commands.send(Command::Pushed(mono16k, budget)).await.map_err(|_| ended())?;
         Ok(samples)
     }
 

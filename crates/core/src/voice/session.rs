@@ -63,6 +63,8 @@ const MAX_WINDOW_MS: u64 = 28_000;
 pub enum Command {
     /// 16 kHz mono samples.
     Audio(Vec<f32>),
+    /// Pushed samples holding their share of the stream's budget until they are taken.
+    Pushed(Vec<f32>, tokio::sync::OwnedSemaphorePermit),
     /// Flush the open segment, send `done`, then answer.
     Stop(DoneReason, Option<oneshot::Sender<()>>),
     /// The source failed: flush the open segment, send `error`, then `done` (reason `error`).
@@ -139,6 +141,13 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
                         s.caught_up(samples.len());
                     }
                     s.audio_in(&samples).await
+                }
+                Some(Command::Pushed(samples, budget)) => {
+                    if commands.is_empty() {
+                        s.caught_up(samples.len());
+                    }
+                    s.audio_in(&samples).await;
+                    drop(budget); // taken: the client may push this much more
                 }
                 Some(Command::Stop(reason, reply)) => {
                     s.finish(reason).await;
