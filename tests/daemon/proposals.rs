@@ -73,7 +73,8 @@ async fn tool_call_round_trip() {
         (json!("a1"), json!("echo"), json!(2000), json!(1))
     );
     assert!(p["request_id"].is_string() && p["session_id"].is_string());
-    // The journal recorded it.
+    // The journal recorded it (the disk writer has written what was queued before the flush).
+    d.daemon.disk.flush().await;
     let journal = std::fs::read_dir(d.data_dir.join("journals")).unwrap().next().unwrap().unwrap().path();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&journal).unwrap().permissions().mode() & 0o777, 0o600);
@@ -237,6 +238,7 @@ async fn a_denied_tool_is_rejected_and_never_called() {
     assert_eq!(status, ["rejected", "rejected", "succeeded"]);
     assert_eq!(r["cost"]["actions_rejected"], json!(2));
     assert_eq!(seen.len(), 1);
+    d.daemon.disk.flush().await;
     let journal = std::fs::read_dir(d.data_dir.join("journals")).unwrap().next().unwrap().unwrap().path();
     assert!(std::fs::read_to_string(journal).unwrap().contains("policy_violation"));
     let listed = c.call("policy.list", json!({})).await.unwrap();

@@ -55,6 +55,8 @@ pub struct Daemon {
     agent_claims: Mutex<HashMap<String, String>>,
     pub host: Arc<HostState>,
     pub permissions: Permissions,
+    /// Writes journals and grants off the runtime, in order (`crate::disk`).
+    pub disk: crate::disk::DiskWriter,
     pub admission: Admission,
     pub engine: crate::voice::engine::Engine,
     pub voice: Arc<crate::voice::VoiceStreams>,
@@ -83,7 +85,8 @@ impl Daemon {
         tokens: Option<Tokens>,
         shutdown: CancellationToken,
     ) -> Result<Self, StartError> {
-        let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir));
+        let disk = crate::disk::DiskWriter::start();
+        let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir), disk.clone());
         let admission = Admission::new(config.inference_permits, config.admission_wait);
         let host = Arc::new(HostState::default());
         let voice: Arc<crate::voice::VoiceStreams> = Arc::default();
@@ -120,6 +123,7 @@ impl Daemon {
             agent_claims: Mutex::new(HashMap::new()),
             host,
             permissions,
+            disk,
             admission,
             engine: crate::voice::engine::Engine::new(config.transcriber.clone()),
             voice,
@@ -302,9 +306,11 @@ impl RunningDaemon {
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period");
         }
-        // The last chat turns (those the closing connections ended) reach their files.
-        if tokio::time::timeout(grace, self.daemon.chats.flush()).await.is_err() {
-            tracing::warn!("chat history still being written after the shutdown grace period");
+        // The last chat turns (those the closing connections ended), journal lines and grants
+        // reach their files.
+        let flushed = async { tokio::join!(self.daemon.chats.flush(), self.daemon.disk.flush()) };
+        if tokio::time::timeout(grace, flushed).await.is_err() {
+            tracing::warn!("files still being written after the shutdown grace period");
         }
         drop(self.files); // removes the runtime files, then releases the locks
     }

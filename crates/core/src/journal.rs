@@ -5,36 +5,33 @@
 //! fatal. Bounded: a line over 16 KiB has its `data` replaced by its size, a journal stops at
 //! 16 MiB (with a last line saying so), and journals older than 30 days are pruned at start-up.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
+use crate::disk::DiskWriter;
 use crate::proposal::JournalSink;
 
 const MAX_DATA_BYTES: usize = 16 << 10;
 const MAX_JOURNAL_BYTES: u64 = 16 << 20;
 const KEEP: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
-#[derive(Debug)]
-struct Open {
-    file: File,
-    written: u64,
-}
-
+/// One connection's journal. Lines are built here and written by the daemon's disk writer
+/// thread ([`crate::disk`]), in order, never on the runtime.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<Option<Open>>,
-    full: std::sync::atomic::AtomicBool,
+    writer: DiskWriter,
+    /// Bytes queued so far (the 16 MiB cap is applied here, where the lines are made).
+    written: AtomicU64,
+    full: AtomicBool,
 }
 
 impl Journal {
-    pub fn new(dir: PathBuf, session_id: &str) -> Self {
+    pub fn new(writer: DiskWriter, dir: PathBuf, session_id: &str) -> Self {
         let path = dir.join(format!("{}.jsonl", hark_protocol::ids::id_to_file_name(session_id)));
-        Journal { path, file: Mutex::new(None), full: std::sync::atomic::AtomicBool::new(false) }
+        Journal { path, writer, written: AtomicU64::new(0), full: AtomicBool::new(false) }
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -42,7 +39,7 @@ impl Journal {
     }
 
     pub fn record(&self, kind: &str, action_id: Option<&str>, proposal_id: Option<&str>, data: Value) {
-        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.full.load(Ordering::Relaxed) {
             return;
         }
         let entry = |data: Value| {
@@ -62,39 +59,24 @@ impl Journal {
             line = entry(json!({ "truncated": true, "bytes": line.len() }));
         }
         line.push('\n');
-        let mut guard = crate::lock(&self.file);
-        if guard.is_none() {
-            let mut options = OpenOptions::new();
-            options.create(true).append(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
+        let before = self.written.fetch_add(line.len() as u64, Ordering::Relaxed);
+        if before + line.len() as u64 > MAX_JOURNAL_BYTES {
+            if self.full.swap(true, Ordering::Relaxed) {
+                return;
             }
-            let opened = self
-                .path
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| options.open(&self.path));
-            match opened {
-                Ok(file) => *guard = Some(Open { file, written: 0 }),
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "cannot open the journal");
-                    return;
-                }
-            }
-        }
-        let Some(open) = guard.as_mut() else { return };
-        if open.written + line.len() as u64 > MAX_JOURNAL_BYTES {
-            self.full.store(true, std::sync::atomic::Ordering::Relaxed);
             line = json!({ "kind": "journal_full", "data": { "max_bytes": MAX_JOURNAL_BYTES },
                 "timestamp": hark_protocol::time::now_rfc3339() })
             .to_string()
                 + "\n";
         }
-        match open.file.write_all(line.as_bytes()) {
-            Ok(()) => open.written += line.len() as u64,
-            Err(e) => tracing::warn!(path = %self.path.display(), error = %e, "cannot write the journal"),
+        self.writer.append(self.path.clone(), line.into_bytes());
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if self.written.load(Ordering::Relaxed) > 0 {
+            self.writer.close(self.path.clone());
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod config;
 pub mod connection;
 pub mod daemon;
+pub mod disk;
 pub mod handlers;
 pub mod host;
 pub mod journal;

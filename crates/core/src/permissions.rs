@@ -16,7 +16,6 @@ use serde_json::Value;
 use crate::caller::Caller;
 use crate::config::ApprovalPolicy;
 use crate::daemon::Daemon;
-use crate::runtime_files::write_private_atomic;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct GrantsFile {
@@ -28,6 +27,7 @@ struct GrantsFile {
 pub struct Permissions {
     path: PathBuf,
     grants: Mutex<Vec<Grant>>,
+    disk: crate::disk::DiskWriter,
 }
 
 /// Why a gated request was let through.
@@ -55,7 +55,7 @@ impl Allowed {
 impl Permissions {
     /// Loads the grants; an unreadable file is moved aside (never silently overwritten) and the
     /// daemon starts with no grants, which only means the person is asked again.
-    pub fn load(path: PathBuf) -> Self {
+    pub fn load(path: PathBuf, disk: crate::disk::DiskWriter) -> Self {
         let grants = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice::<GrantsFile>(&bytes) {
                 Ok(file) => file.grants,
@@ -69,7 +69,7 @@ impl Permissions {
             },
             Err(_) => Vec::new(),
         };
-        Permissions { path, grants: Mutex::new(grants) }
+        Permissions { path, grants: Mutex::new(grants), disk }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Grant>> {
@@ -107,13 +107,12 @@ impl Permissions {
         removed
     }
 
-    /// Written under the lock so concurrent changes reach the file in order.
+    /// Queued under the lock, so concurrent changes reach the file in order; written by the
+    /// disk writer thread (temp file, fsync, rename), never on the runtime.
     fn persist(&self, grants: &[Grant]) {
         let file = GrantsFile { version: 1, grants: grants.to_vec() };
         let json = serde_json::to_vec_pretty(&file).expect("grants serialize");
-        if let Err(e) = write_private_atomic(&self.path, &json) {
-            tracing::error!(error = %e, "cannot save grants");
-        }
+        self.disk.replace(self.path.clone(), json);
     }
 }
 

@@ -105,7 +105,11 @@ impl Connection {
             explicit: false,
         });
         Connection {
-            journal: Journal::new(crate::paths::journals_dir(&daemon.config.data_dir), &session_id),
+            journal: Journal::new(
+                daemon.disk.clone(),
+                crate::paths::journals_dir(&daemon.config.data_dir),
+                &session_id,
+            ),
             session_id,
             transport,
             outbound: Arc::new(Outbound::new(
