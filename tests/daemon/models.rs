@@ -13,7 +13,7 @@ use hark_test_support::{Client, TestDaemon};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::SHORT;
+use crate::{LONG, SHORT};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -328,7 +328,8 @@ async fn two_pulls_of_one_model_do_not_share_a_file() {
     let other = s.d.host().await;
     s.server.set_mode(Mode::Slow);
     let (a, b) = tokio::join!(s.host.call("models.pull", json!({ "name": "fake" })), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The first pull is under way once it reports progress; only then the second asks.
+        s.host.next_method("models.pull_progress", LONG).await.expect("the first pull's progress");
         other.call("models.pull", json!({ "name": "fake" })).await
     });
     a.unwrap();

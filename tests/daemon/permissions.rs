@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hark_core::ApprovalPolicy;
-use hark_test_support::{Client, TestDaemon};
+use hark_test_support::{Client, TestDaemon, eventually};
 use serde_json::{Value, json};
 
 use crate::{LONG, SHORT};
@@ -160,7 +160,11 @@ async fn the_policy_decides_when_no_host_is_subscribed() {
     let agent = d.agent("a").await;
     let host = d.host().await;
     let (r, _) = tokio::join!(request(&agent, "microphone"), async {
-        tokio::time::sleep(SHORT).await;
+        // The request is parked once the daemon holds its approval.
+        eventually("the parked approval", LONG, || async {
+            !host.call("host.approvals", json!({})).await.unwrap()["approvals"].as_array().unwrap().is_empty()
+        })
+        .await;
         let snapshot = host.call("host.subscribe", json!({})).await.unwrap();
         let pending = &snapshot["approvals"][0];
         assert_eq!(pending["details"]["capability"], json!("microphone"));
@@ -245,11 +249,15 @@ async fn notifications_and_batch_members_count_against_the_in_flight_limit() {
     for _ in 0..20 {
         agent.send_json(&json!({ "jsonrpc": "2.0", "method": "permissions.request", "params": { "capability": "microphone" } })).await.unwrap();
     }
-    tokio::time::sleep(SHORT).await;
-    let pending =
-        host.call("host.approvals", json!({})).await.unwrap()["approvals"].as_array().unwrap().len();
-    assert_eq!(pending, 4, "only 4 notifications were taken in");
-    // After they time out, a batch of 10: 4 park, 6 are told the connection is busy.
+    // A request after them is read after them: its -32011 says all 20 were read, 4 of them kept.
+    let after = agent.call("server.info", json!({})).await.unwrap_err();
+    assert_eq!(after.code(), -32011);
+    let approvals = host.call("host.approvals", json!({})).await.unwrap();
+    let parked =
+        approvals["approvals"].as_array().unwrap().iter().filter(|a| a["status"] == "pending").count();
+    assert_eq!(parked, 4, "only 4 notifications were taken in");
+    // After they time out, a batch of 10: 4 park, 6 are told the connection is busy. (This one
+    // waits out the 500 ms approval timeout itself, with margin for the slots to be freed.)
     tokio::time::sleep(Duration::from_millis(700)).await;
     let batch: Vec<Value> = (0..10)
         .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "permissions.request", "params": { "capability": "microphone" } }))

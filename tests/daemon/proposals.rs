@@ -134,8 +134,8 @@ async fn failure_behaviors() {
     let (r, _) = run(
         &c,
         json!({ "actions": [
-            { "id": "a1", "tool": "bad" },
-            { "id": "a2", "tool": "good", "state_dependencies": ["k"] , "expected_effects": {}},
+            { "id": "a1", "tool": "bad", "expected_effects": { "k": 1 } },
+            { "id": "a2", "tool": "good", "state_dependencies": ["k"] },
         ]}),
         fail,
     )
@@ -143,9 +143,9 @@ async fn failure_behaviors() {
     let r = r.unwrap();
     assert_eq!(r["results"][0]["status"], json!("failed"));
     assert_eq!(r["results"][0]["error"], json!("boom"));
-    // a2 does not depend on a1, so it may have run concurrently; if not, it was skipped by the abort.
+    // a2 reads what a1 writes, so it waits for a1, and a1's failure aborts it: one outcome.
     let a2 = &r["results"][1];
-    assert!(a2["status"] == "succeeded" || a2["error"] == "aborted: a1 failed", "{a2}");
+    assert_eq!(a2["error"], json!("aborted: a1 failed"), "{a2}");
 
     let (r, _) = run(
         &c,

@@ -7,7 +7,7 @@ use hark_test_support::{Client, TestDaemon};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::{LONG, SHORT};
+use crate::LONG;
 
 #[derive(Clone, Copy, Debug)]
 enum Via {
@@ -89,11 +89,11 @@ async fn error_table(via: Via) {
         c.call("permissions.request", json!({ "capability": "transcripts" })),
     ];
     let parked = futures_util::future::join_all(parked);
-    let busy = async {
-        tokio::time::sleep(SHORT).await;
-        c.call("server.info", json!({})).await
-    };
+    // The read loop takes messages in the order they were sent: the two parked requests hold
+    // both slots before server.info is read (`biased`: they are sent first).
+    let busy = c.call("server.info", json!({}));
     tokio::select! {
+        biased;
         _ = parked => panic!("parked requests returned"),
         busy = busy => assert_eq!(busy.unwrap_err().code(), -32011),
     }

@@ -18,6 +18,24 @@ use hark_core::{Daemon, DaemonConfig, RunningDaemon};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+/// Waits until `condition` holds, checking every 5 ms; panics naming `what` after `timeout`.
+/// The way a test waits for state the daemon reaches on its own (a cleanup, a timer), instead
+/// of sleeping and hoping.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A daemon on 127.0.0.1:0 with its own data and runtime dirs.
 pub struct TestDaemon {
     running: Option<RunningDaemon>,
@@ -102,15 +120,16 @@ impl TestDaemon {
         c
     }
 
-    /// Waits until the daemon has released every session (cleanup runs after the socket ends).
+    /// Waits until the daemon holds exactly `n` sessions (cleanup runs after the socket ends);
+    /// panics after 5 s.
     pub async fn wait_sessions(&self, n: usize) -> usize {
-        for _ in 0..200 {
-            if self.daemon.session_count() == n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.daemon.session_count()
+        let daemon = self.daemon.clone();
+        eventually(&format!("{n} sessions"), Duration::from_secs(5), || {
+            let daemon = daemon.clone();
+            async move { daemon.session_count() == n }
+        })
+        .await;
+        n
     }
 
     /// Clean shutdown (closes connections with 1001, removes runtime files).
