@@ -419,6 +419,16 @@ async fn record_async(args: RecordArgs) -> anyhow::Result<ExitCode> {
                         done += 1;
                         if done == streams.len() {
                             eprintln!("every source has ended");
+                            // The meeting ends by itself now; its recorder may still be writing
+                            // the last of it. meeting.stop waits for that (a meeting already
+                            // finished answers "not recording"), so what follows this command
+                            // (a list, a search, a shutdown) sees the meeting stopped.
+                            if client.call("meeting.stop", json!({ "meeting_id": id })).await.is_err() {
+                                let m = client.call("meeting.get", json!({ "meeting_id": id })).await?;
+                                if m["metadata"]["status"] == "recording" {
+                                    bail!("meeting {id} is still recording after its sources ended");
+                                }
+                            }
                             break;
                         }
                     }
