@@ -210,11 +210,11 @@ impl Surfaces {
         message: &Value,
         owner: &str,
         caller: &Caller,
-        route: Option<RouteUpdate>,
+        route: RouteUpdate,
     ) -> Result<Applied, RpcError> {
         let now = hark_protocol::time::now_millis();
         let mut inner = self.lock();
-        if let Some(RouteUpdate::Auth(_)) = &route {
+        if let RouteUpdate::Auth(_) = &route {
             let target = hark_a2ui::Kind::of(message).and_then(|k| message[k.key()]["surfaceId"].as_str());
             // A surface of someone else's is left to the store's -32002 (it learns nothing).
             let others = target.is_some_and(|id| inner.store.owner(id).is_some_and(|o| o != owner));
@@ -233,11 +233,11 @@ impl Surfaces {
             inner.forget_owner_if_idle(owner);
         } else {
             match route {
-                None | Some(RouteUpdate::Keep) => {}
-                Some(RouteUpdate::Set(route)) => {
+                RouteUpdate::Keep => {}
+                RouteUpdate::Set(route) => {
                     inner.routes.insert(applied.surface_id.clone(), route);
                 }
-                Some(RouteUpdate::Auth(auth)) => {
+                RouteUpdate::Auth(auth) => {
                     if let Some(route) = inner.routes.get_mut(&applied.surface_id) {
                         route.auth = auth;
                     }

@@ -46,8 +46,12 @@ pub fn apply(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<
     let auth = route_auth(&params)?;
     let limits = daemon.surfaces.limits();
     let envelope = hark_a2ui::envelope_of_params(&params, limits).map_err(|r| refusal_error(&r))?;
-    let applied =
-        daemon.surfaces.apply(&envelope, &caller.session_id, caller, auth.map(RouteUpdate::Auth))?;
+    let applied = daemon.surfaces.apply(
+        &envelope,
+        &caller.session_id,
+        caller,
+        auth.map_or(RouteUpdate::Keep, RouteUpdate::Auth),
+    )?;
     after_apply(daemon, caller, &applied);
     reply(&applied_json(&applied))
 }
@@ -75,7 +79,7 @@ pub fn ingest(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result
     let (mut applied, mut errors) = (Vec::new(), Vec::new());
     for (index, message) in messages.iter().enumerate() {
         let update = route.clone().map_or(RouteUpdate::Keep, RouteUpdate::Set);
-        match daemon.surfaces.apply(message, &owner_key, caller, Some(update)) {
+        match daemon.surfaces.apply(message, &owner_key, caller, update) {
             Ok(done) => {
                 after_apply(daemon, caller, &done);
                 applied.push(applied_json(&done));
