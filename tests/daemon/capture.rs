@@ -18,6 +18,7 @@ use hark_test_support::{Client, TestDaemon};
 use hark_transcribe::text::{wer, words};
 use serde_json::{Value, json};
 
+use crate::LONG;
 use crate::voice::{JFK_TEXT, check_order, events_until_done, jfk, of_type, real_model, start, whisper};
 
 /// jfk.wav as a 48 kHz stereo device would deliver it (each sample held for 3 frames).
@@ -252,16 +253,37 @@ async fn virtual_mic(verb: &'static str, file: PathBuf) {
     assert!(status.success(), "virtual-mic.sh {verb} failed");
 }
 
-/// Captures while `play` runs, then stops the stream and returns its events.
-async fn capture_while(c: &Client, source: Value, verb: &'static str, file: PathBuf) -> Vec<Value> {
+/// Captures while `play` runs `file`, waits until the stream itself has heard the speech end
+/// (a `speech_end` at or after `speech_end_ms` of stream time: the stream starts before the
+/// playback, so the file's times are lower bounds), then stops it and returns all its events.
+async fn capture_while(
+    c: &Client,
+    source: Value,
+    verb: &'static str,
+    file: PathBuf,
+    speech_end_ms: u64,
+) -> Vec<Value> {
     let id = start(c, source).await;
     virtual_mic(verb, file).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (stopped, events) = tokio::join!(
+    let mut events = Vec::new();
+    loop {
+        let m = c.next_method("voice.event", LONG * 6).await.unwrap_or_else(|| {
+            panic!("no speech_end at or after {speech_end_ms} ms: {:#?}", timeline(&events))
+        });
+        let e = m["params"]["event"].clone();
+        assert_ne!(e["type"], json!("done"), "the stream ended by itself: {e}");
+        let heard_end = e["type"] == "speech_end" && e["t_ms"].as_u64().unwrap() >= speech_end_ms;
+        events.push(e);
+        if heard_end {
+            break;
+        }
+    }
+    let (stopped, rest) = tokio::join!(
         c.call("voice.transcribe_stream.stop", json!({ "session_id": id })),
         events_until_done(c, &id)
     );
     stopped.unwrap();
+    events.extend(rest);
     check_order(&events);
     events
 }
@@ -306,7 +328,8 @@ async fn real_capture_from_the_virtual_microphone_and_the_system_monitor() {
 
     let dir = tempfile::tempdir().unwrap();
     // The microphone: the FIFO is fed faster than real time once capture has started.
-    let events = capture_while(&c, json!({ "kind": "mic" }), "feed", padded_jfk(dir.path(), 0.5, 2.0)).await;
+    let events =
+        capture_while(&c, json!({ "kind": "mic" }), "feed", padded_jfk(dir.path(), 0.5, 2.0), 11_000).await;
     assert_eq!(events.last().unwrap()["reason"], json!("stopped"));
     let finals = of_type(&events, "transcript");
     assert!(!finals.is_empty(), "{events:?}");
@@ -324,7 +347,8 @@ async fn real_capture_from_the_virtual_microphone_and_the_system_monitor() {
     // the opening 2.5 s phrase decoded alone ("And so am I fellow Americans", or nothing). The
     // rest must be there word for word.
     let events =
-        capture_while(&c, json!({ "kind": "system" }), "play", padded_jfk(dir.path(), 2.0, 2.0)).await;
+        capture_while(&c, json!({ "kind": "system" }), "play", padded_jfk(dir.path(), 2.0, 2.0), 12_500)
+            .await;
     assert!(!of_type(&events, "transcript").is_empty(), "{events:?}");
     if real {
         let heard = finals_text(&events);

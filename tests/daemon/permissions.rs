@@ -238,11 +238,7 @@ async fn a_departed_agent_resolves_agent_gone() {
 
 #[tokio::test]
 async fn notifications_and_batch_members_count_against_the_in_flight_limit() {
-    let d = TestDaemon::start_with(|c| {
-        c.limits.max_inflight_requests = 4;
-        c.approval_timeout = Duration::from_millis(500);
-    })
-    .await;
+    let d = TestDaemon::start_with(|c| c.limits.max_inflight_requests = 4).await;
     let host = d.host().await;
     host.call("host.subscribe", json!({})).await.unwrap();
     let agent = d.agent("flooder").await;
@@ -256,13 +252,20 @@ async fn notifications_and_batch_members_count_against_the_in_flight_limit() {
     let parked =
         approvals["approvals"].as_array().unwrap().iter().filter(|a| a["status"] == "pending").count();
     assert_eq!(parked, 4, "only 4 notifications were taken in");
-    // After they time out, a batch of 10: 4 park, 6 are told the connection is busy. (This one
-    // waits out the 500 ms approval timeout itself, with margin for the slots to be freed.)
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The person denies the 4; once their handlers have returned, the slots are free again.
+    deny_pending(&host, 4).await;
+    let conn = d.daemon.agent_connection("flooder").expect("the flooder's connection");
+    eventually("the 4 slots to be given back", LONG, || {
+        let n = conn.inflight();
+        async move { n == 0 }
+    })
+    .await;
+    // Then a batch of 10: 4 park (the person denies them too), 6 are told the connection is busy.
     let batch: Vec<Value> = (0..10)
         .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "permissions.request", "params": { "capability": "microphone" } }))
         .collect();
     agent.send_json(&Value::Array(batch)).await.unwrap();
+    deny_pending(&host, 4).await;
     let replies = loop {
         let m = agent.next_message(LONG).await.expect("the batch reply");
         if m.is_array() {
@@ -273,4 +276,25 @@ async fn notifications_and_batch_members_count_against_the_in_flight_limit() {
         replies.as_array().unwrap().iter().map(|r| r["error"]["code"].as_i64().unwrap()).collect();
     assert_eq!(codes.iter().filter(|&&c| c == -32011).count(), 6, "{codes:?}");
     assert_eq!(codes.iter().filter(|&&c| c == -32003).count(), 4, "{codes:?}");
+}
+
+/// The ids of the approvals waiting for the person.
+async fn pending_ids(host: &Client) -> Vec<Value> {
+    let approvals = host.call("host.approvals", json!({})).await.unwrap();
+    approvals["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "pending")
+        .map(|a| a["id"].clone())
+        .collect()
+}
+
+/// Waits until `n` approvals are pending, then denies them all as the person.
+async fn deny_pending(host: &Client, n: usize) {
+    eventually(&format!("{n} pending approvals"), LONG, || async move { pending_ids(host).await.len() == n })
+        .await;
+    for id in pending_ids(host).await {
+        host.call("host.resolve_approval", json!({ "approval_id": id, "resolution": "deny" })).await.unwrap();
+    }
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hark_test_support::{Client, RawPeer, TestDaemon};
+use hark_test_support::{Client, RawPeer, TestDaemon, eventually};
 use serde_json::{Value, json};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -31,7 +31,10 @@ async fn a_thousand_connect_cycles_leave_nothing_behind() {
         cycle(i).await;
     }
     d.wait_sessions(0).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("the warm-up's connections to be gone", Duration::from_secs(3), || async {
+        d.daemon.live_connection_objects.load(Ordering::Acquire) == 0
+    })
+    .await;
     let before = open_fds();
     let t = Instant::now();
     for i in 0..1000 {
@@ -108,7 +111,7 @@ async fn a_slow_consumer_is_disconnected_and_does_not_slow_the_others() {
     // The slow consumer: registers big tools, then asks for the list over and over and never reads.
     let mut slow = RawPeer::connect(d.port).await.unwrap();
     slow.send_text(
-        &json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token } })
+        &json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token, "agent_id": "slow" } })
             .to_string(),
     )
     .await
@@ -131,7 +134,13 @@ async fn a_slow_consumer_is_disconnected_and_does_not_slow_the_others() {
     }
     // Let the daemon answer the flood (serializing 30 MB of replies costs CPU whoever reads
     // them): what is measured next is the stuck client's effect, its queue full, not its load.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stuck = eventually_some("the slow consumer's session", || d.daemon.agent_connection("slow")).await;
+    eventually("the flood to be answered", Duration::from_secs(5), || {
+        let n = stuck.inflight();
+        async move { n == 0 }
+    })
+    .await;
+    drop(stuck);
     let flooded = Instant::now();
     let with_slow = p99_of_three(&clients, 200).await;
     assert_eq!(d.daemon.session_count(), 9, "measured while the slow consumer was still connected");
@@ -305,8 +314,9 @@ async fn a_busy_disk_does_not_slow_requests_that_journal() {
     }
     let quiet = journaled_round_trips(&clients, 150).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let synced = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let storm = {
-        let (stop, dir) = (stop.clone(), d.data_dir.clone());
+        let (stop, synced, dir) = (stop.clone(), synced.clone(), d.data_dir.clone());
         std::thread::spawn(move || {
             use std::io::Write;
             let path = dir.join("fsync-storm.bin");
@@ -319,11 +329,16 @@ async fn a_busy_disk_does_not_slow_requests_that_journal() {
                 }
                 f.sync_all().unwrap();
                 syncs += 1;
+                synced.store(syncs, Ordering::Release);
             }
             syncs
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Measured once the storm is under way (its first fsync done).
+    eventually("the fsync storm to start", Duration::from_secs(10), || async {
+        synced.load(Ordering::Acquire) > 0
+    })
+    .await;
     let busy = journaled_round_trips(&clients, 150).await;
     stop.store(true, Ordering::Relaxed);
     let syncs = storm.join().unwrap();
@@ -335,4 +350,16 @@ async fn a_busy_disk_does_not_slow_requests_that_journal() {
     assert_eq!(journals, 8, "every client's journal was written");
     assert!(busy <= 2 * quiet + 2000, "p99 {busy} µs with a busy disk vs {quiet} µs");
     d.stop().await;
+}
+
+/// Polls `get` every 5 ms until it gives a value (at most 5 s).
+async fn eventually_some<T>(what: &str, mut get: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(v) = get() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -154,6 +154,12 @@ impl Connection {
             .is_ok()
     }
 
+    /// Requests and notifications of this connection being handled now (what holds a slot of
+    /// `max_inflight_requests`). Tests wait on it instead of on time.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn is_authenticated(&self) -> bool {
         self.authenticated.load(std::sync::atomic::Ordering::Acquire)
     }
