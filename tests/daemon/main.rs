@@ -13,6 +13,7 @@ mod models;
 mod permissions;
 mod proposals;
 mod runs;
+mod settings;
 mod transport;
 mod voice;
 

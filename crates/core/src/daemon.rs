@@ -67,6 +67,8 @@ pub struct Daemon {
     /// Every domain that keeps things for a session: released by the one cleanup path.
     owned_by_session: Vec<Arc<dyn OwnedBySession>>,
     pub models: crate::models::ModelStore,
+    /// The person's settings (`settings.json`).
+    pub settings: crate::settings::SettingsStore,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -87,6 +89,7 @@ impl Daemon {
     ) -> Result<Self, StartError> {
         let disk = crate::disk::DiskWriter::start();
         let permissions = Permissions::load(crate::paths::grants_file(&config.data_dir), disk.clone());
+        let settings = crate::settings::SettingsStore::load(&config.data_dir, disk.clone());
         let admission = Admission::new(config.inference_permits, config.admission_wait);
         let host = Arc::new(HostState::default());
         let voice: Arc<crate::voice::VoiceStreams> = Arc::default();
@@ -137,6 +140,7 @@ impl Daemon {
                 config.model_catalog.clone(),
                 config.model_base_url.clone(),
             ),
+            settings,
             config,
         })
     }
@@ -274,6 +278,7 @@ pub async fn start(config: DaemonConfig, shutdown: CancellationToken) -> Result<
     let tracker = TaskTracker::new();
     let accept = tokio::spawn(transport::accept_loop(daemon.clone(), listeners, tracker.clone(), shutdown));
     tokio::spawn(sweep_chats(daemon.clone()));
+    tokio::spawn(release_idle_models(daemon.clone()));
     files.write_discovery(&discovery)?;
     Ok(RunningDaemon { daemon, discovery, files, tracker, accept })
 }
@@ -288,6 +293,24 @@ async fn sweep_chats(daemon: Arc<Daemon>) {
         tokio::select! {
             _ = daemon.shutdown.cancelled() => return,
             _ = ticks.tick() => daemon.chats.sweep(Instant::now()),
+        }
+    }
+}
+
+/// Releases loaded models unused for the `model_keep_alive_minutes` setting, until shutdown:
+/// wakes when the next one may be due, when a model is loaded, when the setting changes.
+async fn release_idle_models(daemon: Arc<Daemon>) {
+    let mut settings = daemon.settings.subscribe();
+    loop {
+        let keep_alive = settings.borrow_and_update().model_keep_alive();
+        let next = daemon.engine.release_idle(keep_alive, Instant::now());
+        // Nothing loaded: only a load or a change of the setting can make work.
+        let wait = next.unwrap_or(Duration::from_secs(24 * 3600));
+        tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+            _ = daemon.engine.loaded_signal.notified() => {}
+            changed = settings.changed() => if changed.is_err() { return },
         }
     }
 }

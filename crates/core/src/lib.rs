@@ -22,6 +22,7 @@ pub mod proposal;
 pub mod router;
 pub mod runs;
 pub mod runtime_files;
+pub mod settings;
 pub mod transport;
 pub mod voice;
 

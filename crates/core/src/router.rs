@@ -10,7 +10,7 @@ use crate::connection::Connection;
 use crate::daemon::Daemon;
 use crate::handlers::{
     Reply, a2ui, admission, chat, host, meetings, memory, models, permissions, proposal, runs, session,
-    tools, voice,
+    settings, tools, voice,
 };
 
 /// Runs the method's handler. A handler that panics answers its request with -32603 (the
@@ -125,6 +125,9 @@ async fn route(
         "models.import" => models::import(daemon, &conn.caller(), params).await,
         "models.remove" => models::remove(daemon, &conn.caller(), params).await,
         "models.set_default" => models::set_default(daemon, &conn.caller(), params).await,
+
+        "settings.get" => settings::get(daemon, &conn.caller()),
+        "settings.update" => settings::update(daemon, &conn.caller(), params),
 
         // Not a method: a fault only a test's daemon serves (`DaemonConfig::test_faults`).
         "debug.panic" if daemon.config.test_faults => panic!("a fault injected by a test"),

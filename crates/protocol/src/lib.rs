@@ -12,6 +12,7 @@ pub mod meeting;
 pub mod models;
 pub mod proposal;
 pub mod session;
+pub mod settings;
 pub mod time;
 pub mod voice;
 

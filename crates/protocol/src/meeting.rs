@@ -96,14 +96,11 @@ pub struct StartParams {
     pub model: Option<String>,
     #[serde(default)]
     pub language: Option<String>,
-    #[serde(default = "yes")]
-    pub persist_audio: bool,
+    /// `None`: the `keep_audio` setting.
+    #[serde(default)]
+    pub persist_audio: Option<bool>,
     #[serde(default)]
     pub stop_on_disconnect: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A `sources` entry given as an object: an `AudioSourceSpec` plus an optional `role`.

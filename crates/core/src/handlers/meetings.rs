@@ -28,7 +28,7 @@ use super::voice::{chosen_model, open_source, options};
 use super::{Reply, blocking, parse, reply};
 use crate::caller::Caller;
 use crate::daemon::Daemon;
-use crate::meetings::{MAX_SOURCES, store_error};
+use crate::meetings::{MAX_SOURCES, StopRules, store_error};
 use crate::permissions::gate;
 use crate::voice::session::Stream;
 
@@ -130,12 +130,25 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     if p.title.as_ref().is_some_and(|t| t.len() > 256) {
         return Err(RpcError::invalid_params("title", "at most 256 bytes"));
     }
-    let sources = parse_sources(&p.sources)?;
+    let mut sources = parse_sources(&p.sources)?;
+    // What the call leaves out, the person's settings decide.
+    let settings = daemon.settings.get();
+    let language = p.language.clone().or_else(|| Some(settings.language.clone()).filter(|l| l != "en"));
+    let persist_audio = p.persist_audio.unwrap_or(settings.keep_audio);
+    let mut chosen_device = false;
+    for s in &mut sources {
+        if let AudioSourceSpec::Mic { device: device @ None, .. } = &mut s.spec
+            && let Some(d) = &settings.input_device
+        {
+            *device = Some(d.clone());
+            chosen_device = true;
+        }
+    }
     let stream_ids: Vec<String> = sources.iter().map(|s| format!("meeting:{id}:{}", s.name())).collect();
     daemon.meetings.check_free(&id)?;
     daemon.voice.check_can_start_all(caller, &stream_ids)?;
     let model_path = chosen_model(daemon, p.model.as_deref(), "model")?;
-    let options = options(p.language.clone(), None)?;
+    let options = options(language.clone(), None)?;
     if sources.iter().any(|s| s.spec.needs_microphone()) {
         let preview = json!({ "id": id, "title": p.title, "sources": sources });
         gate(daemon, caller, "microphone", "meeting.start", preview).await?;
@@ -150,8 +163,21 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     // leaves nothing behind.
     daemon.meetings.check_free(&id)?;
     let mut readers = Vec::new();
-    for s in &sources {
-        match open_source(daemon, &s.spec).await {
+    for s in &mut sources {
+        let mut opened = open_source(daemon, &s.spec).await;
+        if opened.is_err()
+            && chosen_device
+            && let AudioSourceSpec::Mic { device, .. } = &mut s.spec
+        {
+            // The microphone chosen in Settings is gone (unplugged): the system default it is.
+            tracing::warn!(
+                device = device.as_deref().unwrap_or(""),
+                "the microphone chosen in Settings did not open; recording from the default one"
+            );
+            *device = None;
+            opened = open_source(daemon, &s.spec).await;
+        }
+        match opened {
             Ok(r) => readers.push(r),
             Err(e) => {
                 close_readers(readers);
@@ -172,9 +198,9 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
         ended_at: None,
         duration_ms: 0,
         sources: sources.clone(),
-        persist_audio: p.persist_audio,
+        persist_audio,
         model: p.model.clone(),
-        language: p.language.clone(),
+        language,
         segment_count: 0,
         started_by: caller.display_name(),
         revision: 1,
@@ -189,9 +215,8 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     // connection gone) never leaves a recorder without its streams, nor a device open.
     let (daemon, caller) = (daemon.clone(), caller.clone());
     let made = tokio::spawn(async move {
-        let made =
-            make_meeting(&daemon, &caller, metadata, p.stop_on_disconnect, readers, transcribers, options)
-                .await;
+        let rules = StopRules { stop_on_disconnect: p.stop_on_disconnect, auto_stop: settings.auto_stop() };
+        let made = make_meeting(&daemon, &caller, metadata, rules, readers, transcribers, options).await;
         if made.is_ok() && caller.gone.is_cancelled() {
             // The starter left while its meeting was being made: what the cleanup path would
             // have done (it ran before the meeting was registered).
@@ -208,7 +233,7 @@ async fn make_meeting(
     daemon: &Arc<Daemon>,
     caller: &Caller,
     metadata: MeetingMetadata,
-    stop_on_disconnect: bool,
+    rules: StopRules,
     readers: Vec<Option<Box<dyn AudioSource>>>,
     transcribers: Vec<Arc<dyn hark_transcribe::Transcriber>>,
     options: hark_transcribe::Options,
@@ -217,10 +242,9 @@ async fn make_meeting(
     let sources = metadata.sources.clone();
     let stream_ids: Vec<String> = sources.iter().map(|s| format!("meeting:{id}:{}", s.name())).collect();
     let (meetings, who, ids) = (daemon.meetings.clone(), caller.clone(), stream_ids.clone());
-    let created =
-        tokio::task::spawn_blocking(move || meetings.create(metadata, &who, stop_on_disconnect, ids))
-            .await
-            .map_err(|_| RpcError::internal())?;
+    let created = tokio::task::spawn_blocking(move || meetings.create(metadata, &who, rules, ids))
+        .await
+        .map_err(|_| RpcError::internal())?;
     let sinks = match created {
         Ok(sinks) => sinks,
         Err(e) => {

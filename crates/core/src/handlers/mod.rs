@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod proposal;
 pub mod runs;
 pub mod session;
+pub mod settings;
 pub mod tools;
 pub mod voice;
 

@@ -36,6 +36,15 @@ pub const MAX_ACTIVE: usize = 8;
 /// Sources one meeting may have.
 pub const MAX_SOURCES: usize = 4;
 
+/// When a running meeting stops by itself (besides its sources all ending).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopRules {
+    /// When the starter's connection closes (`meeting.start`'s `stop_on_disconnect`).
+    pub stop_on_disconnect: bool,
+    /// After this much silence on every source (the `auto_stop_minutes` setting).
+    pub auto_stop: Option<Duration>,
+}
+
 struct Active {
     shared: Arc<Shared>,
     tx: Mutex<std::sync::mpsc::Sender<Msg>>,
@@ -164,19 +173,19 @@ impl Meetings {
     }
 
     /// Creates a meeting on disk and starts its recorder; returns one sink per source. Blocking
-    /// (file creation): call on a blocking thread.
+    /// (file creation): call on a blocking thread of the daemon's runtime.
     pub fn create(
         self: &Arc<Self>,
         metadata: MeetingMetadata,
         caller: &Caller,
-        stop_on_disconnect: bool,
+        rules: StopRules,
         stream_ids: Vec<String>,
     ) -> Result<Vec<Arc<dyn EventSink>>, RpcError> {
         let id = metadata.id.clone();
         // Under the same lock as `delete`, so a delete never removes a meeting being created.
         let _one = crate::lock(&self.stored);
         self.store.create(&metadata).map_err(store_error)?;
-        let started = self.start_recorder(metadata, caller, stop_on_disconnect, stream_ids);
+        let started = self.start_recorder(metadata, caller, rules, stream_ids);
         if started.is_err() {
             let _ = self.store.delete(&id);
             let _ = crate::lock(&self.index).delete_meeting(&id);
@@ -188,7 +197,7 @@ impl Meetings {
         self: &Arc<Self>,
         metadata: MeetingMetadata,
         caller: &Caller,
-        stop_on_disconnect: bool,
+        rules: StopRules,
         stream_ids: Vec<String>,
     ) -> Result<Vec<Arc<dyn EventSink>>, RpcError> {
         let id = metadata.id.clone();
@@ -216,10 +225,24 @@ impl Meetings {
             shared: shared.clone(),
             tx: Mutex::new(tx.clone()),
             starter_session: caller.session_id.clone(),
-            stop_on_disconnect,
+            stop_on_disconnect: rules.stop_on_disconnect,
             stream_ids: stream_ids.clone(),
             stopping: AtomicBool::new(false),
         });
+        // The guard stops the meeting the way `meeting.stop` does, from the recorder's thread.
+        let auto_stop = match (rules.auto_stop, tokio::runtime::Handle::try_current()) {
+            (Some(after), Ok(runtime)) => {
+                let (voice, active, id) = (self.voice.clone(), Arc::downgrade(&active), id.clone());
+                let stop = move || {
+                    if let Some(active) = active.upgrade() {
+                        let _in_runtime = runtime.enter();
+                        begin_stop(&voice, &id, &active);
+                    }
+                };
+                Some((after, Box::new(stop) as Box<dyn Fn() + Send>))
+            }
+            _ => None,
+        };
         {
             let mut running = crate::lock(&self.active);
             if running.contains_key(&id) {
@@ -246,6 +269,7 @@ impl Meetings {
             transcript,
             wavs,
             stream_ids: stream_ids.clone(),
+            auto_stop,
         };
         let forget = Box::new(move || {
             if let Some(r) = registry.upgrade() {

@@ -13,16 +13,23 @@
 //!
 //! The recorder finishes when every source has said `done` (a stop, a file that ended, a lost
 //! device) or when told to: WAVs finalized, transcript fsynced, `meeting.json` rewritten with
-//! its final status, the `meeting.stopped` host event, and the final metadata published.
+//! its final status, the `meeting.stopped` host event (with its `reason`: `stopped`,
+//! `sources_ended` or `auto_stop`), and the final metadata published.
+//!
+//! The auto-stop guard (the `auto_stop_minutes` setting, read when the meeting starts) is for
+//! forgotten recordings: when no source has had speech (a VAD start, a partial, a final) for that
+//! long, wall-clock time, and none is open now, the recorder asks for the meeting to be stopped
+//! like `meeting.stop` would. A meeting still reading a file source is never auto-stopped (the
+//! file is read as fast as it can be; its silences are not the person's).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hark_audio::wav::WavWriter;
 use hark_protocol::meeting::{MeetingMetadata, MeetingStatus, Segment};
 use hark_protocol::time::now_rfc3339;
-use hark_protocol::voice::VoiceEvent;
+use hark_protocol::voice::{DoneReason, VoiceEvent};
 use hark_store::{Index, MeetingStore, TranscriptWriter};
 use serde_json::json;
 use tokio::sync::{oneshot, watch};
@@ -84,6 +91,29 @@ pub(crate) struct Recorder {
     pub wavs: Vec<Option<WavWriter>>,
     /// `meeting:<id>:<source>`, per source.
     pub stream_ids: Vec<String>,
+    /// The silence after which the meeting stops by itself, and what stops it.
+    pub auto_stop: Option<(Duration, Box<dyn Fn() + Send>)>,
+}
+
+/// Why a meeting ended (`meeting.stopped`'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndReason {
+    /// `meeting.stop`, the tray, a starter that left with `stop_on_disconnect`, shutdown.
+    Stopped,
+    /// Every source ended by itself (a file read to its end, a lost device).
+    SourcesEnded,
+    /// The auto-stop guard: silence on every source for `auto_stop_minutes`.
+    AutoStop,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Stopped => "stopped",
+            EndReason::SourcesEnded => "sources_ended",
+            EndReason::AutoStop => "auto_stop",
+        }
+    }
 }
 
 /// How often the recorder wakes with nothing to do, to fsync what is due.
@@ -94,6 +124,12 @@ struct State {
     done: Vec<bool>,
     next_seq: u64,
     echo: EchoFilter,
+    /// Per source: speech is open (a VAD start without its end yet).
+    speaking: Vec<bool>,
+    /// The last sign of speech on any source (or the start).
+    last_voice: Instant,
+    /// A stop was asked for (a `Stopped` done or `Finish` seen), or the guard fired.
+    reason: Option<EndReason>,
 }
 
 impl Recorder {
@@ -105,23 +141,30 @@ impl Recorder {
         let (shared, host) = (self.shared.clone(), self.host.clone());
         std::thread::Builder::new().name(format!("hark-meeting-{id}")).spawn(move || {
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || self.run(rx)));
-            let metadata = match ended {
-                Ok(metadata) => metadata,
+            let (metadata, reason, silence) = match ended {
+                Ok(ended) => ended,
                 Err(_) => {
                     tracing::error!(meeting = %id, "the meeting's recorder panicked; its files are recovered at the next start");
-                    crate::lock(&shared.metadata).clone()
+                    (crate::lock(&shared.metadata).clone(), EndReason::Stopped, None)
                 }
             };
             // Forgotten first, then published: whoever sees the end can act on the stored meeting.
             on_finished();
             *crate::lock(&shared.metadata) = metadata.clone();
             shared.finished.send_replace(Some(metadata.clone()));
-            host.emit(
-                "meeting.stopped",
-                None,
-                format!("meeting {:?} stopped", metadata.title),
-                json!({ "meeting_id": id, "meeting": metadata }),
-            );
+            let message = match silence {
+                Some(after) => format!(
+                    "meeting {:?} stopped by itself after {} of silence",
+                    metadata.title,
+                    describe_minutes(after)
+                ),
+                None => format!("meeting {:?} stopped", metadata.title),
+            };
+            let mut payload = json!({ "meeting_id": id, "meeting": metadata, "reason": reason.as_str() });
+            if let Some(after) = silence {
+                payload["silence_ms"] = json!(after.as_millis() as u64);
+            }
+            host.emit("meeting.stopped", None, message, payload);
         })?;
         Ok(())
     }
@@ -130,10 +173,19 @@ impl Recorder {
         crate::lock(&self.shared.metadata).id.clone()
     }
 
-    fn run(mut self, rx: Receiver<Msg>) -> MeetingMetadata {
+    /// Runs to the meeting's end; returns its final metadata, why it ended, and the silence
+    /// that stopped it when the guard did.
+    fn run(mut self, rx: Receiver<Msg>) -> (MeetingMetadata, EndReason, Option<Duration>) {
         let n = self.stream_ids.len();
-        let mut state =
-            State { samples: vec![0; n], done: vec![false; n], next_seq: 0, echo: EchoFilter::default() };
+        let mut state = State {
+            samples: vec![0; n],
+            done: vec![false; n],
+            next_seq: 0,
+            echo: EchoFilter::default(),
+            speaking: vec![false; n],
+            last_voice: Instant::now(),
+            reason: None,
+        };
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Audio { source, samples }) => {
@@ -147,6 +199,23 @@ impl Recorder {
                 }
                 Ok(Msg::Event { source, event }) => {
                     let done = matches!(event, VoiceEvent::Done { .. });
+                    match &event {
+                        VoiceEvent::SpeechStart { .. } => state.speaking[source] = true,
+                        VoiceEvent::SpeechEnd { .. } => state.speaking[source] = false,
+                        VoiceEvent::Done { reason: DoneReason::Stopped } => {
+                            state.reason.get_or_insert(EndReason::Stopped);
+                        }
+                        _ => {}
+                    }
+                    if matches!(
+                        event,
+                        VoiceEvent::SpeechStart { .. }
+                            | VoiceEvent::SpeechEnd { .. }
+                            | VoiceEvent::Partial { .. }
+                            | VoiceEvent::Transcript { .. }
+                    ) {
+                        state.last_voice = Instant::now();
+                    }
                     self.on_event(&mut state, source, event);
                     if done {
                         state.done[source] = true;
@@ -164,14 +233,43 @@ impl Recorder {
                     self.save_metadata(&metadata);
                     let _ = reply.send(metadata);
                 }
-                Ok(Msg::Finish) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Msg::Finish) | Err(RecvTimeoutError::Disconnected) => {
+                    state.reason.get_or_insert(EndReason::Stopped);
+                    break;
+                }
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            self.guard_silence(&mut state);
             if let Err(e) = self.transcript.sync_if_due() {
                 tracing::error!(meeting = %self.meeting_id(), error = %e, "cannot fsync the transcript");
             }
         }
-        self.finish(&state)
+        let silence = (state.reason == Some(EndReason::AutoStop))
+            .then(|| self.auto_stop.as_ref().map(|(after, _)| *after))
+            .flatten();
+        let reason = state.reason.unwrap_or(EndReason::SourcesEnded);
+        (self.finish(&state), reason, silence)
+    }
+
+    /// The auto-stop guard: asks for the stop once, when every source has been silent long enough.
+    fn guard_silence(&self, state: &mut State) {
+        let Some((after, stop)) = &self.auto_stop else { return };
+        if state.reason.is_some() || state.speaking.iter().any(|s| *s) || state.last_voice.elapsed() < *after
+        {
+            return;
+        }
+        let reading_a_file = {
+            let m = crate::lock(&self.shared.metadata);
+            m.sources.iter().zip(&state.done).any(|(s, done)| {
+                !done && matches!(s.spec, hark_protocol::voice::AudioSourceSpec::File { .. })
+            })
+        };
+        if reading_a_file {
+            return;
+        }
+        tracing::info!(meeting = %self.meeting_id(), silent_s = after.as_secs(), "no speech on any source for the auto-stop time: stopping the meeting");
+        state.reason = Some(EndReason::AutoStop);
+        stop();
     }
 
     fn on_event(&mut self, state: &mut State, source: usize, event: VoiceEvent) {
@@ -285,5 +383,31 @@ impl Recorder {
         self.save_metadata(&metadata);
         tracing::info!(meeting = %id, segments = metadata.segment_count, "meeting stopped");
         metadata
+    }
+}
+
+/// "15 minutes", "90 seconds": the guard's time as the person set it.
+fn describe_minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s >= 120 && s % 60 == 0 => format!("{} minutes", s / 60),
+        60 => "1 minute".into(),
+        1 => "1 second".into(),
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_minutes;
+    use std::time::Duration;
+
+    #[test]
+    fn the_guard_s_time_reads_as_the_person_set_it() {
+        let d = |s| describe_minutes(Duration::from_secs(s));
+        assert_eq!(
+            [d(900), d(60), d(90), d(1), d(0)],
+            ["15 minutes", "1 minute", "90 seconds", "1 second", "0 seconds"]
+        );
     }
 }

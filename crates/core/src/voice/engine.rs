@@ -7,9 +7,15 @@
 //! models are kept loaded by path, at most [`MAX_LOADED`] at once, the least recently used
 //! dropped first. A dropped model stays alive for the streams that hold it (they own an `Arc`)
 //! and is freed when the last of them ends, so eviction never breaks a running stream.
+//!
+//! A model nothing has used for the `model_keep_alive_minutes` setting is released (like
+//! Ollama's `keep_alive`), so the daemon returns to its idle memory after a meeting: the
+//! daemon's reaper task calls [`Engine::release_idle`], which counts a model some stream still
+//! holds as in use.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hark_protocol::RpcError;
 use hark_transcribe::Transcriber;
@@ -27,6 +33,8 @@ pub struct Engine {
     loaded: Mutex<Vec<Loaded>>,
     /// Serializes loads so two first uses do not load a model twice.
     loading: tokio::sync::Mutex<()>,
+    /// Signalled when a model is loaded, so the reaper schedules its release.
+    pub loaded_signal: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -39,8 +47,18 @@ impl std::fmt::Debug for Engine {
 /// again, or changed by `hark models` while the daemon runs) is not served from the cache.
 type FileIdentity = (u64, std::time::SystemTime);
 
-/// A loaded model: its path, the identity of the file it was loaded from, the model.
-type Loaded = (PathBuf, Option<FileIdentity>, Arc<dyn Transcriber>);
+/// A loaded model.
+struct Loaded {
+    path: PathBuf,
+    /// The identity of the file it was loaded from.
+    file: Option<FileIdentity>,
+    model: Arc<dyn Transcriber>,
+    /// When it was last handed out or last seen held by a stream.
+    last_used: Instant,
+}
+
+/// How often a model some stream holds is looked at again when the keep-alive is shorter.
+const IN_USE_RECHECK: Duration = Duration::from_secs(1);
 
 fn identity(path: &Path) -> Option<FileIdentity> {
     let m = std::fs::metadata(path).ok()?;
@@ -54,7 +72,12 @@ fn model_error(e: impl std::fmt::Display) -> RpcError {
 
 impl Engine {
     pub fn new(choice: TranscriberChoice) -> Self {
-        Engine { choice, loaded: Mutex::new(Vec::new()), loading: tokio::sync::Mutex::const_new(()) }
+        Engine {
+            choice,
+            loaded: Mutex::new(Vec::new()),
+            loading: tokio::sync::Mutex::const_new(()),
+            loaded_signal: tokio::sync::Notify::new(),
+        }
     }
 
     /// The loaded model at `path`, marked most recently used; `None` (and the entry dropped)
@@ -62,25 +85,51 @@ impl Engine {
     fn cached(&self, path: &Path) -> Option<Arc<dyn Transcriber>> {
         let now = identity(path);
         let mut loaded = crate::lock(&self.loaded);
-        let i = loaded.iter().position(|(p, _, _)| p == path)?;
-        let entry = loaded.remove(i);
-        if entry.1.is_none() || entry.1 != now {
+        let i = loaded.iter().position(|l| l.path == path)?;
+        let mut entry = loaded.remove(i);
+        if entry.file.is_none() || entry.file != now {
             tracing::info!(model = %path.display(), "the model file changed: loading it again");
             return None;
         }
-        let t = entry.2.clone();
+        entry.last_used = Instant::now();
+        let t = entry.model.clone();
         loaded.push(entry);
         Some(t)
     }
 
     /// Drops the loaded model at `path` (it was removed); streams using it keep it until they end.
     pub fn unload(&self, path: &Path) {
-        crate::lock(&self.loaded).retain(|(p, _, _)| p != path);
+        crate::lock(&self.loaded).retain(|l| l.path != path);
+    }
+
+    /// Releases the models unused for `keep_alive` (a model a stream or a call still holds is in
+    /// use: its clock starts again); returns how long until the next one may be due, `None` when
+    /// none is loaded. Streams holding a released model keep it until they end.
+    pub fn release_idle(&self, keep_alive: Duration, now: Instant) -> Option<Duration> {
+        let mut loaded = crate::lock(&self.loaded);
+        let mut next: Option<Duration> = None;
+        loaded.retain_mut(|l| {
+            if Arc::strong_count(&l.model) > 1 {
+                l.last_used = now;
+                let recheck = keep_alive.max(IN_USE_RECHECK);
+                next = Some(next.map_or(recheck, |n| n.min(recheck)));
+                return true;
+            }
+            let idle = now.saturating_duration_since(l.last_used);
+            if idle >= keep_alive {
+                tracing::info!(model = %l.path.display(), idle_s = idle.as_secs(), "releasing a model nothing used for its keep-alive");
+                return false;
+            }
+            let due = keep_alive - idle;
+            next = Some(next.map_or(due, |n| n.min(due)));
+            true
+        });
+        next
     }
 
     /// Whether the model at `path` is loaded now (tests and `server.info`).
     pub fn is_loaded(&self, path: &Path) -> bool {
-        crate::lock(&self.loaded).iter().any(|(p, _, _)| p == path)
+        crate::lock(&self.loaded).iter().any(|l| l.path == path)
     }
     /// The model file this daemon transcribes with (none for the fake): `models.remove` refuses it.
     pub fn model_path(&self) -> Option<&std::path::Path> {
@@ -96,8 +145,8 @@ impl Engine {
             TranscriberChoice::Fake => (Some("fake".into()), true),
             TranscriberChoice::Model { path, .. } => {
                 let loaded = crate::lock(&self.loaded);
-                match loaded.iter().find(|(p, _, _)| p == path) {
-                    Some((_, _, t)) => (Some(t.name().to_string()), true),
+                match loaded.iter().find(|l| &l.path == path) {
+                    Some(l) => (Some(l.model.name().to_string()), true),
                     None => (Some(path.display().to_string()), false),
                 }
             }
@@ -153,12 +202,68 @@ impl Engine {
             tracing::warn!(error = %e, "model failed to load");
             model_error(e)
         })?;
-        let mut cache = crate::lock(&self.loaded);
-        if cache.len() >= MAX_LOADED {
-            let (dropped, _, _) = cache.remove(0);
-            tracing::info!(model = %dropped.display(), "unloading the least recently used model");
+        {
+            let mut cache = crate::lock(&self.loaded);
+            if cache.len() >= MAX_LOADED {
+                let dropped = cache.remove(0);
+                tracing::info!(model = %dropped.path.display(), "unloading the least recently used model");
+            }
+            cache.push(Loaded { path, file, model: loaded.clone(), last_used: Instant::now() });
         }
-        cache.push((path, file, loaded.clone()));
+        self.loaded_signal.notify_one();
         Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine_with(paths: &[&str], at: Instant) -> Engine {
+        let e = Engine::new(TranscriberChoice::Fake);
+        for p in paths {
+            crate::lock(&e.loaded).push(Loaded {
+                path: PathBuf::from(p),
+                file: None,
+                model: Arc::new(FakeTranscriber::new()),
+                last_used: at,
+            });
+        }
+        e
+    }
+
+    #[test]
+    fn a_model_unused_for_its_keep_alive_is_released() {
+        let t0 = Instant::now();
+        let keep = Duration::from_secs(300);
+        let e = engine_with(&["a", "b"], t0);
+        crate::lock(&e.loaded)[1].last_used = t0 + Duration::from_secs(100);
+        assert_eq!(e.release_idle(keep, t0 + Duration::from_secs(10)), Some(Duration::from_secs(290)));
+        assert_eq!(e.release_idle(keep, t0 + Duration::from_secs(300)), Some(Duration::from_secs(100)));
+        assert!(!e.is_loaded(Path::new("a")) && e.is_loaded(Path::new("b")));
+        assert_eq!(e.release_idle(keep, t0 + Duration::from_secs(400)), None);
+        assert!(!e.is_loaded(Path::new("b")));
+    }
+
+    #[test]
+    fn a_model_a_stream_holds_is_in_use_and_its_clock_starts_again_when_it_is_let_go() {
+        let t0 = Instant::now();
+        let keep = Duration::from_millis(10);
+        let e = engine_with(&["a"], t0);
+        let held = crate::lock(&e.loaded)[0].model.clone();
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(e.release_idle(keep, later), Some(IN_USE_RECHECK), "held: rechecked, not released");
+        assert!(e.is_loaded(Path::new("a")));
+        drop(held);
+        assert_eq!(e.release_idle(keep, later + Duration::from_millis(5)), Some(Duration::from_millis(5)));
+        assert_eq!(e.release_idle(keep, later + Duration::from_millis(10)), None);
+        assert!(!e.is_loaded(Path::new("a")));
+    }
+
+    #[test]
+    fn a_zero_keep_alive_releases_at_once_what_nothing_holds() {
+        let e = engine_with(&["a"], Instant::now());
+        assert_eq!(e.release_idle(Duration::ZERO, Instant::now()), None);
+        assert!(!e.is_loaded(Path::new("a")));
     }
 }
