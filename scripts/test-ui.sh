@@ -24,10 +24,13 @@ fi
 fixture_model="$(cd .. && pwd)/shared/fixtures/models/ggml-tiny.en.bin"
 if [ -z "${HARK_TEST_MODEL:-}" ] && [ -f "$fixture_model" ]; then export HARK_TEST_MODEL="$fixture_model"; fi
 
-echo "== npm ci"
-npm ci --prefer-offline --no-audit --no-fund
-echo "== build ui (ui/dist)"
-npm run build:ui
+# scripts/test.sh has done both already (HARK_UI_PREPARED=1).
+if [ "${HARK_UI_PREPARED:-}" != 1 ]; then
+  echo "== npm ci"
+  npm ci --prefer-offline --no-audit --no-fund
+  echo "== build ui (ui/dist)"
+  npm run build:ui
+fi
 echo "== ui unit tests"
 npm run test:ui-unit
 echo "== ui browser tests (Chromium, hark serve --transcriber fake)"

@@ -14,6 +14,12 @@ if [ -z "${HARK_TEST_MODEL:-}" ] && [ -f "$fixture_model" ]; then export HARK_TE
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime}"
 if ! pactl info >/dev/null 2>&1; then bash scripts/virtual-mic.sh start; fi
 
+# The window (ui/): its npm packages (exact pins, the lockfile) and its build, ui/dist, which the
+# desktop app embeds at compile time: before anything compiles src-tauri.
+echo "== npm ci, build ui/"
+npm ci --prefer-offline --no-audit --no-fund
+npm run build:ui
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
@@ -23,3 +29,5 @@ cargo test --workspace --locked
 echo "== example agents against hark serve"
 cargo build -p hark-cli --locked
 bash scripts/run-examples.sh "$CARGO_TARGET_DIR/debug/hark"
+echo "== the window: unit tests and browser tests (Chromium against hark serve --transcriber fake)"
+HARK_UI_PREPARED=1 HARK_BIN="$CARGO_TARGET_DIR/debug/hark" bash scripts/test-ui.sh

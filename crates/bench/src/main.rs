@@ -13,10 +13,14 @@
 //! - `hark-bench surfaces`: A2UI validation per message vs serializing it, and `a2ui.event`
 //!   fan-out to 50 subscribers vs `host.event`'s.
 //!
+//! - `hark-bench keep-alive`: resident memory before the model's first use (the floor), loaded,
+//!   and after the `model_keep_alive_minutes` setting released it.
+//!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
 mod accuracy;
 mod cpu;
+mod keepalive;
 mod meetings;
 mod overhead;
 mod rpc;
@@ -51,6 +55,8 @@ enum Command {
     Meetings(meetings::MeetingsArgs),
     /// Agent surfaces: A2UI validation vs serializing, fan-out vs host.notify's (the floors).
     Surfaces(surfaces::SurfacesArgs),
+    /// Model keep-alive: RSS before the first use (the floor), loaded, and released.
+    KeepAlive(keepalive::KeepAliveArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
         Command::Overhead(args) => overhead::run(args),
         Command::Meetings(args) => meetings::run(args),
         Command::Surfaces(args) => surfaces::run(args),
+        Command::KeepAlive(args) => keepalive::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,7 +57,7 @@ struct Loaded {
     last_used: Instant,
 }
 
-/// How often a model some stream holds is looked at again when the keep-alive is shorter.
+/// How often a model some stream holds is looked at again.
 const IN_USE_RECHECK: Duration = Duration::from_secs(1);
 
 fn identity(path: &Path) -> Option<FileIdentity> {
@@ -110,9 +110,10 @@ impl Engine {
         let mut next: Option<Duration> = None;
         loaded.retain_mut(|l| {
             if Arc::strong_count(&l.model) > 1 {
+                // Its use may end any time: looked at every second, so it is released no more
+                // than a second before its keep-alive after the end.
                 l.last_used = now;
-                let recheck = keep_alive.max(IN_USE_RECHECK);
-                next = Some(next.map_or(recheck, |n| n.min(recheck)));
+                next = Some(next.map_or(IN_USE_RECHECK, |n| n.min(IN_USE_RECHECK)));
                 return true;
             }
             let idle = now.saturating_duration_since(l.last_used);
