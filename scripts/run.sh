@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Hark needs and runs it. The desktop app is not built yet, so this runs the
-# headless daemon (`hark serve`) everywhere; extra arguments go to `hark serve`.
+# Installs what Hark needs and runs it: the desktop app (tray + window, the daemon inside) where
+# there is a display, otherwise the headless daemon (`hark serve`). Extra arguments go to
+# `hark serve` (headless only). HARK_HEADLESS=1 runs `hark serve` even with a display.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,5 +12,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   }
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
+target="${CARGO_TARGET_DIR:-target}"
+if [ -z "${HARK_HEADLESS:-}" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+  # The window's files are embedded in the app when it is compiled: build them first.
+  npm ci --prefer-offline --no-audit --no-fund
+  npm run build:ui
+  cargo build --release -p hark-desktop
+  exec "$target/release/hark-desktop"
+fi
 cargo build --release -p hark-cli
-exec "${CARGO_TARGET_DIR:-target}/release/hark" serve "$@"
+exec "$target/release/hark" serve "$@"

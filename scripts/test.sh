@@ -31,3 +31,5 @@ cargo build -p hark-cli --locked
 bash scripts/run-examples.sh "$CARGO_TARGET_DIR/debug/hark"
 echo "== the window: unit tests and browser tests (Chromium against hark serve --transcriber fake)"
 HARK_UI_PREPARED=1 HARK_BIN="$CARGO_TARGET_DIR/debug/hark" bash scripts/test-ui.sh
+echo "== the desktop app under Xvfb (tauri-driver + WebKitWebDriver)"
+bash scripts/test-desktop.sh

@@ -1,5 +1,6 @@
 //! `hark serve`: flags and environment -> [`DaemonConfig`], logging, the ready line, and clean
-//! shutdown on SIGINT/SIGTERM.
+//! shutdown on SIGINT/SIGTERM. [`default_config`] and [`init_logging`] are also what the desktop
+//! app calls, so its in-process daemon runs with exactly this configuration.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -104,7 +105,7 @@ where
 
 /// The configuration `hark serve` would run with on `location`'s data dir, with no flags (its
 /// environment variables still apply): for commands that start the daemon in-process when none
-/// runs (`hark record`).
+/// runs (`hark record`) and for the desktop app.
 pub fn default_config(location: &Location) -> anyhow::Result<DaemonConfig> {
     #[derive(clap::Parser)]
     struct Defaults {
@@ -158,8 +159,9 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
     Ok(config)
 }
 
-/// Logs to stderr and to `<data_dir>/logs/hark.log` (rotated to `hark.log.1` past 10 MB).
-fn init_logging(data_dir: &std::path::Path) {
+/// Logs to stderr and to `<data_dir>/logs/hark.log` (rotated to `hark.log.1` past 10 MB). Sets
+/// the process's global subscriber: call it once.
+pub fn init_logging(data_dir: &std::path::Path) {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARK_LOG")
         // cpal's PulseAudio client logs every connection it opens (a device list, a capture) at
