@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The desktop app's end-to-end test (tests/desktop/): builds the app, then runs it under a virtual
-# display (Xvfb, unless DISPLAY is set) in its own D-Bus session (single instance and
+# The desktop app's end-to-end test (tests/desktop/): builds the app, then runs it on a private
+# virtual display (Xvfb; never the person's own) in its own D-Bus session (single instance and
 # notifications use D-Bus), with the virtual microphone, driven by tauri-driver + WebKitWebDriver.
 # Screenshots go to ${HARK_ARTIFACTS:-/tmp/hark-artifacts}/desktop-<view>.png.
 #   scripts/test-desktop.sh            build and test once
@@ -26,7 +26,11 @@ if ! pactl info >/dev/null 2>&1; then bash scripts/virtual-mic.sh start; fi
 xvfb_pid=""
 cleanup() { [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true; }
 trap cleanup EXIT
-if [ -z "${DISPLAY:-}" ]; then
+# Always a private display (HARK_DESKTOP_DISPLAY names one to use instead): the test closes
+# windows titled "Hark" and types the global shortcut, which must never reach a person's desktop.
+if [ -n "${HARK_DESKTOP_DISPLAY:-}" ]; then
+  export DISPLAY="$HARK_DESKTOP_DISPLAY"
+else
   for n in $(seq 99 120); do [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break; done
   Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
   xvfb_pid=$!
