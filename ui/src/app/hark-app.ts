@@ -10,6 +10,7 @@ import { ContextProvider } from '@lit/context';
 import { Context } from '@a2ui/lit/v0_9';
 import { renderMarkdown } from '@a2ui/markdown-it';
 import { Connector } from '../lib/connector.js';
+import { parseRoute } from '../lib/route.js';
 import { formatOffset, elapsedSince } from '../lib/format.js';
 import { ErrorCode, RpcClient, RpcError, describeError } from '../lib/rpc.js';
 import { initialState, recordingMeetings, reduce, type Action, type AppState } from '../lib/state.js';
@@ -117,6 +118,8 @@ export class HarkApp extends LitElement {
     document.addEventListener('click', this.guardLinks, true);
     document.addEventListener('auxclick', this.guardLinks, true);
     document.addEventListener('submit', this.guardSubmit, true);
+    window.addEventListener('hashchange', this.followRoute);
+    this.followRoute();
     this.connector.start();
     void onDaemonChanged(() => this.connector.reconnect()).then((off) => {
       this.unlistenDaemon = off;
@@ -128,6 +131,7 @@ export class HarkApp extends LitElement {
     document.removeEventListener('click', this.guardLinks, true);
     document.removeEventListener('auxclick', this.guardLinks, true);
     document.removeEventListener('submit', this.guardSubmit, true);
+    window.removeEventListener('hashchange', this.followRoute);
     this.connector.stop();
     this.stopTicker();
     this.unlistenDaemon?.();
@@ -150,6 +154,17 @@ export class HarkApp extends LitElement {
     this.state = reduce(this.state, action);
     this.syncTicker();
   }
+
+  /** Opens what the URL's hash names (`#/settings`, `#/meetings/<id>`: the tray's items). */
+  private readonly followRoute = (): void => {
+    const route = parseRoute(window.location.hash);
+    if (!route) return;
+    if (route.meetingId) this.openMeeting(route.meetingId);
+    else {
+      if (route.view === 'meetings') this.openMeetingId = null;
+      this.go(route.view);
+    }
+  };
 
   go(view: ViewName): void {
     this.view = view;
