@@ -170,6 +170,27 @@ async fn an_unknown_device_or_no_capture_is_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_meeting_records_from_the_settings_microphone_or_the_default_when_it_is_gone() {
+    let d = daemon_with(FakeBackend::default()).await;
+    let host = d.host().await;
+    let mic_of = |m: &Value| m["sources"][0]["device"].clone();
+    host.call("settings.update", json!({ "settings": { "input_device": "fake:mic" } })).await.unwrap();
+    let id = host.call("meeting.start", json!({ "sources": ["mic"] })).await.unwrap()["id"].clone();
+    let m = host.call("meeting.get", json!({ "meeting_id": id })).await.unwrap()["metadata"].clone();
+    assert_eq!(mic_of(&m), json!("fake:mic"), "{m}");
+    // Unplugged since: the default microphone, not a failed meeting.
+    host.call("settings.update", json!({ "settings": { "input_device": "usb:gone" } })).await.unwrap();
+    let id = host.call("meeting.start", json!({ "sources": ["mic"] })).await.unwrap()["id"].clone();
+    let m = host.call("meeting.get", json!({ "meeting_id": id })).await.unwrap()["metadata"].clone();
+    assert_eq!(mic_of(&m), Value::Null, "{m}");
+    // A device the call names itself is never swapped for another (even beside a source that
+    // falls back).
+    let named = json!({ "sources": ["mic", { "kind": "mic", "device": "usb:named", "name": "second" }] });
+    let e = host.call("meeting.start", named).await.unwrap_err();
+    assert_eq!(e.code(), -32010, "{e}");
+}
+
+#[tokio::test]
 async fn a_departed_owner_s_capture_stops_and_closes_the_device() {
     let backend = FakeBackend { realtime: true, audio: vec![0.0; 48_000 * 2 * 60], ..Default::default() };
     let alive = backend.alive.clone();

@@ -135,13 +135,14 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     let settings = daemon.settings.get();
     let language = p.language.clone().or_else(|| Some(settings.language.clone()).filter(|l| l != "en"));
     let persist_audio = p.persist_audio.unwrap_or(settings.keep_audio);
-    let mut chosen_device = false;
-    for s in &mut sources {
+    // Per source: its microphone is the one chosen in Settings (not one the call named).
+    let mut from_settings = vec![false; sources.len()];
+    for (s, chosen) in sources.iter_mut().zip(&mut from_settings) {
         if let AudioSourceSpec::Mic { device: device @ None, .. } = &mut s.spec
             && let Some(d) = &settings.input_device
         {
             *device = Some(d.clone());
-            chosen_device = true;
+            *chosen = true;
         }
     }
     let stream_ids: Vec<String> = sources.iter().map(|s| format!("meeting:{id}:{}", s.name())).collect();
@@ -163,10 +164,10 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
     // leaves nothing behind.
     daemon.meetings.check_free(&id)?;
     let mut readers = Vec::new();
-    for s in &mut sources {
+    for (s, chosen) in sources.iter_mut().zip(&from_settings) {
         let mut opened = open_source(daemon, &s.spec).await;
         if opened.is_err()
-            && chosen_device
+            && *chosen
             && let AudioSourceSpec::Mic { device, .. } = &mut s.spec
         {
             // The microphone chosen in Settings is gone (unplugged): the system default it is.
