@@ -60,10 +60,8 @@ impl Permissions {
             Ok(bytes) => match serde_json::from_slice::<GrantsFile>(&bytes) {
                 Ok(file) => file.grants,
                 Err(e) => {
-                    let aside =
-                        path.with_extension(format!("json.corrupt-{}", hark_protocol::time::now_millis()));
+                    let aside = crate::runtime_files::move_aside(&path);
                     tracing::warn!(path = %path.display(), error = %e, aside = %aside.display(), "grants file unreadable; moved aside");
-                    let _ = std::fs::rename(&path, &aside);
                     Vec::new()
                 }
             },

@@ -183,6 +183,14 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeFile
     })
 }
 
+/// Moves an unreadable JSON file aside (`<name>.json.corrupt-<ms>`), never deleting it: the
+/// grants and the settings both do this before starting from their defaults.
+pub fn move_aside(path: &Path) -> PathBuf {
+    let aside = path.with_extension(format!("json.corrupt-{}", hark_protocol::time::now_millis()));
+    let _ = std::fs::rename(path, &aside);
+    aside
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,10 +42,8 @@ impl SettingsStore {
             Ok(bytes) => match serde_json::from_slice::<Settings>(&bytes) {
                 Ok(s) => s,
                 Err(e) => {
-                    let aside =
-                        path.with_extension(format!("json.corrupt-{}", hark_protocol::time::now_millis()));
+                    let aside = crate::runtime_files::move_aside(&path);
                     tracing::warn!(path = %path.display(), error = %e, aside = %aside.display(), "settings file unreadable; moved aside, defaults apply");
-                    let _ = std::fs::rename(&path, &aside);
                     Settings::default()
                 }
             },
