@@ -170,7 +170,17 @@ impl ShellState {
                 fx.redraw = true;
                 fx.refresh_recent = true;
             }
-            "meeting.recovered" => fx.refresh_recent = true,
+            "meeting.recovered" | "meeting.deleted" => fx.refresh_recent = true,
+            "meeting.updated" => {
+                // A rename: the recent list reloads, and a running meeting's label follows.
+                let id = str_of(payload, "meeting_id");
+                let title = str_of(&payload["meeting"], "title");
+                if let Some(shown) = self.recording.get_mut(id).filter(|t| t.as_str() != title) {
+                    *shown = title.to_string();
+                    fx.redraw = true;
+                }
+                fx.refresh_recent = true;
+            }
             "agent.registered" | "agent.status_changed" => {
                 let name = str_of(payload, "name").to_string();
                 fx.redraw = self.agents.insert(str_of(payload, "id").to_string(), name.clone()) != Some(name);
@@ -472,6 +482,21 @@ mod tests {
         s.busy = None;
         assert!(!s.view().recording);
         assert_eq!(labels(&s.view())[1], "Start recording");
+    }
+
+    #[test]
+    fn renames_and_deletions_reload_the_recent_list_and_relabel_a_recording() {
+        let mut s = ready();
+        s.apply_event(&started("m1", "Budget"));
+        let fx = s.apply_event(&json!({ "kind": "meeting.updated", "payload": { "meeting_id": "m1",
+            "meeting": { "id": "m1", "title": "Budget review", "status": "recording" }, "change": "renamed" } }));
+        assert!(fx.refresh_recent && fx.redraw && fx.note.is_none());
+        assert_eq!(labels(&s.view())[0], "(Recording “Budget review”)");
+        let fx = s.apply_event(&json!({ "kind": "meeting.updated", "payload": { "meeting_id": "old",
+            "meeting": { "id": "old", "title": "Older", "status": "stopped" }, "change": "revision" } }));
+        assert!(fx.refresh_recent && !fx.redraw, "not recording: only the list reloads");
+        let fx = s.apply_event(&json!({ "kind": "meeting.deleted", "payload": { "meeting_id": "old" } }));
+        assert!(fx.refresh_recent && !fx.redraw && fx.note.is_none());
     }
 
     #[test]

@@ -278,3 +278,64 @@ async fn ingest_goes_on_past_a_failing_message_and_reports_each() {
     assert_eq!(s["complete"], json!(true));
     d.stop().await;
 }
+
+/// The host's views name who put each surface on screen (`owner`): the agent's id, a client's
+/// id, or the A2A owner a bridge ingested it for; the label outlives the agent's connection.
+#[tokio::test]
+async fn the_host_sees_who_owns_each_surface() {
+    let d = TestDaemon::start().await;
+    let host = d.host().await;
+    host.call("a2ui/subscribe", json!({})).await.unwrap();
+    host.call("host.subscribe", json!({})).await.unwrap();
+    let agent = d.agent("notes-agent").await;
+    apply_all(&agent, &button_surface("notes")).await;
+    let named = json!({ "agent_id": "notes-agent", "client_id": null, "a2a_owner": null });
+    // The subscriber's event and the host event both carry it.
+    let event = loop {
+        let e = host.next_method("a2ui.event", LONG).await.expect("a2ui.event");
+        if e["params"]["kind"] == "a2ui.surface_updated" {
+            break e;
+        }
+    };
+    assert_eq!(event["params"]["result"]["owner"], named, "{event}");
+    let told = loop {
+        let e = host.next_method("host.event", LONG).await.expect("host.event");
+        if e["params"]["kind"] == "a2ui.surface_updated" {
+            break e;
+        }
+    };
+    assert_eq!(told["params"]["payload"]["owner"], named, "{told}");
+
+    let bridge = d.client().await;
+    let payload = json!({ "kind": "message", "role": "agent", "parts": button_surface("remote").into_iter()
+        .map(|m| json!({ "kind": "data", "data": m, "metadata": { "mimeType": "application/json+a2ui" } })).collect::<Vec<_>>() });
+    bridge.call("a2ui.ingest", json!({ "payload": payload, "owner": "remote-agent" })).await.unwrap();
+
+    let owners = |surfaces: &Value| -> Vec<(String, Value)> {
+        let mut v: Vec<(String, Value)> = surfaces
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["surfaceId"].as_str().unwrap().to_string(), s["owner"].clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let bridged = json!({ "agent_id": null, "client_id": null, "a2a_owner": "remote-agent" });
+    let want = vec![("notes".to_string(), named.clone()), ("remote".to_string(), bridged.clone())];
+    let listed = host.call("a2ui.surfaces", json!({})).await.unwrap();
+    assert_eq!(owners(&listed["surfaces"]), want);
+    let replay = host.call("a2ui/replay", json!({})).await.unwrap();
+    assert_eq!(owners(&replay["surfaces"]), want);
+    // A client sees its own surfaces, as before, and only those.
+    let own = agent.call("a2ui.surfaces", json!({})).await.unwrap();
+    assert_eq!(own["surfaces"].as_array().unwrap().len(), 1);
+    // The agent leaves; its surface stays on screen, still labelled.
+    agent.close().await;
+    hark_test_support::eventually("the agent's session is released", LONG, || async {
+        d.daemon.agent_connection("notes-agent").is_none()
+    })
+    .await;
+    let listed = host.call("a2ui.surfaces", json!({})).await.unwrap();
+    assert_eq!(owners(&listed["surfaces"]), want);
+}

@@ -727,3 +727,157 @@ async fn mic_and_system_are_me_and_them_and_the_mic_hearing_the_speakers_is_not_
     let both = d.data_dir.join("meetings/call/audio");
     assert!(both.join("mic.wav").is_file() && both.join("system.wav").is_file());
 }
+
+/// The next host event of `kind`, skipping others.
+async fn host_event(c: &Client, kind: &str) -> Value {
+    loop {
+        let e = c.next_method("host.event", LONG).await.unwrap_or_else(|| panic!("no {kind} host event"));
+        if e["params"]["kind"] == kind {
+            return e["params"]["payload"].clone();
+        }
+    }
+}
+
+/// A window (and the tray's recent list) follows renames, new revisions and deletions, whoever
+/// makes them: `meeting.updated` and `meeting.deleted` host events.
+#[tokio::test]
+async fn renames_revisions_and_deletions_are_host_events() {
+    let d = TestDaemon::start().await;
+    let window = d.host().await;
+    window.call("host.subscribe", json!({})).await.unwrap();
+    let other = d.host().await;
+    other
+        .call("meeting.start", json!({ "id": "m1", "sources": [file_source(&jfk_path(), "call", "them")] }))
+        .await
+        .unwrap();
+    wait_finished(&other, "m1").await;
+    other.call("meeting.update", json!({ "meeting_id": "m1", "title": "Renamed" })).await.unwrap();
+    let p = host_event(&window, "meeting.updated").await;
+    assert_eq!(
+        (&p["meeting_id"], &p["change"], &p["meeting"]["title"]),
+        (&json!("m1"), &json!("renamed"), &json!("Renamed"))
+    );
+    other.call("meeting.retranscribe", json!({ "meeting_id": "m1" })).await.unwrap();
+    let p = host_event(&window, "meeting.updated").await;
+    assert_eq!((&p["change"], &p["meeting"]["revision"]), (&json!("revision"), &json!(2)));
+    // A rename while recording goes through the recorder, and is told the same way.
+    other.call("meeting.start", json!({ "id": "m2", "sources": [{ "kind": "pcm_push" }] })).await.unwrap();
+    other.call("meeting.update", json!({ "meeting_id": "m2", "title": "Live one" })).await.unwrap();
+    let p = host_event(&window, "meeting.updated").await;
+    assert_eq!(
+        (&p["meeting_id"], &p["meeting"]["title"], &p["meeting"]["status"]),
+        (&json!("m2"), &json!("Live one"), &json!("recording"))
+    );
+    other.call("meeting.stop", json!({ "meeting_id": "m2" })).await.unwrap();
+    other.call("meeting.delete", json!({ "meeting_id": "m1" })).await.unwrap();
+    assert_eq!(host_event(&window, "meeting.deleted").await, json!({ "meeting_id": "m1" }));
+    // A refused rename or delete tells nothing.
+    assert_eq!(other.call("meeting.delete", json!({ "meeting_id": "m1" })).await.unwrap_err().code(), -32010);
+    assert_eq!(
+        other.call("meeting.update", json!({ "meeting_id": "m1", "title": "x" })).await.unwrap_err().code(),
+        -32010
+    );
+    let ring = window.call("host.events", json!({})).await.unwrap();
+    let kinds: Vec<&str> = ring["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| matches!(*k, "meeting.updated" | "meeting.deleted"))
+        .collect();
+    assert_eq!(kinds, ["meeting.updated", "meeting.updated", "meeting.updated", "meeting.deleted"]);
+}
+
+/// `meeting.audio` hands the window a kept source's WAV in chunks: byte for byte the file, so the
+/// chunks in order are a playable WAV of the meeting's length. What cannot be read says why.
+#[tokio::test]
+async fn the_host_reads_a_kept_meetings_audio_in_chunks() {
+    let d = TestDaemon::start().await;
+    let host = d.host().await;
+    host.call(
+        "meeting.start",
+        json!({ "id": "kept", "sources": [file_source(&jfk_path(), "call", "them")] }),
+    )
+    .await
+    .unwrap();
+    let got = wait_finished(&host, "kept").await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (mut offset, mut wav) = (0u64, Vec::new());
+    let total = loop {
+        let r = host
+            .call(
+                "meeting.audio",
+                json!({ "meeting_id": "kept", "source": "call", "offset": offset, "length": 100_000 }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (&r["content_type"], &r["sample_rate"], &r["channels"]),
+            (&json!("audio/wav"), &json!(16_000), &json!(1))
+        );
+        assert_eq!(r["offset"], json!(offset));
+        let chunk = b64.decode(r["data_b64"].as_str().unwrap()).unwrap();
+        assert_eq!(r["length"], json!(chunk.len()));
+        assert!(chunk.len() <= 100_000);
+        wav.extend_from_slice(&chunk);
+        offset += chunk.len() as u64;
+        let total = r["total_bytes"].as_u64().unwrap();
+        if offset == total {
+            let ms = r["duration_ms"].as_u64().unwrap();
+            assert!(
+                ms.abs_diff(got["metadata"]["duration_ms"].as_u64().unwrap()) <= 100,
+                "{ms} vs {}",
+                got["metadata"]
+            );
+            break total;
+        }
+    };
+    assert!(total > 300_000, "11 s of 16 kHz s16 is about 352 KB, got {total}");
+    assert_eq!(wav, std::fs::read(d.data_dir.join("meetings/kept/audio/call.wav")).unwrap());
+    let (samples, _) = hark_audio::wav::read_16k_mono(std::io::Cursor::new(&wav)).unwrap();
+    assert!((samples.len() as f64 / 16_000.0 - 11.0).abs() < 0.2, "{} samples", samples.len());
+    // The default chunk is 1 MiB: the whole of this one; at the end, nothing.
+    let whole = host.call("meeting.audio", json!({ "meeting_id": "kept", "source": "call" })).await.unwrap();
+    assert_eq!(whole["length"], json!(total));
+    let end = host
+        .call("meeting.audio", json!({ "meeting_id": "kept", "source": "call", "offset": total }))
+        .await
+        .unwrap();
+    assert_eq!((&end["length"], &end["data_b64"]), (&json!(0), &json!("")));
+
+    let code = |r: Result<Value, hark_test_support::ClientError>| r.unwrap_err().code();
+    let ask = |params: Value| host.call("meeting.audio", params);
+    for (params, want, field) in [
+        (json!({ "meeting_id": "kept", "source": "call", "offset": total + 1 }), -32602, "offset"),
+        (json!({ "meeting_id": "kept", "source": "call", "length": 0 }), -32602, "length"),
+        (json!({ "meeting_id": "kept", "source": "call", "length": 3 << 20 }), -32602, "length"),
+        (json!({ "meeting_id": "kept", "source": "call", "extra": 1 }), -32602, "extra"),
+        (json!({ "meeting_id": "../x", "source": "call" }), -32602, "meeting_id"),
+    ] {
+        let e = ask(params.clone()).await.unwrap_err();
+        assert_eq!(e.code(), want, "{params}");
+        assert!(e.to_string().contains(field), "{params}: {e}");
+    }
+    assert_eq!(code(ask(json!({ "meeting_id": "nope", "source": "call" })).await), -32010);
+    assert_eq!(code(ask(json!({ "meeting_id": "kept", "source": "mic" })).await), -32010);
+    // Still recording; not kept; not the host.
+    host.call("meeting.start", json!({ "id": "live", "sources": [{ "kind": "pcm_push" }] })).await.unwrap();
+    assert_eq!(code(ask(json!({ "meeting_id": "live", "source": "push" })).await), -32012);
+    host.call("meeting.stop", json!({ "meeting_id": "live" })).await.unwrap();
+    assert!(ask(json!({ "meeting_id": "live", "source": "push" })).await.is_ok(), "stopped: readable");
+    host.call(
+        "meeting.start",
+        json!({ "id": "gone", "persist_audio": false, "sources": [{ "kind": "pcm_push" }] }),
+    )
+    .await
+    .unwrap();
+    host.call("meeting.stop", json!({ "meeting_id": "gone" })).await.unwrap();
+    let e = ask(json!({ "meeting_id": "gone", "source": "push" })).await.unwrap_err();
+    assert_eq!(e.code(), -32012);
+    assert!(e.to_string().contains("keep"), "{e}");
+    let agent = d.agent("listener").await;
+    assert_eq!(
+        code(agent.call("meeting.audio", json!({ "meeting_id": "kept", "source": "call" })).await),
+        -32002
+    );
+}

@@ -68,9 +68,28 @@ pub fn base_url() -> String {
         .unwrap_or_else(|| catalog::DEFAULT_BASE_URL.to_string())
 }
 
-/// The store of a data dir with the built-in catalog.
-pub fn store(data_dir: &Path) -> ModelStore {
-    ModelStore::new(data_dir, catalog::builtin(), base_url())
+/// `$HARK_MODEL_CATALOG` (a JSON file of `[{name, size_bytes, sha256}]`, for a mirror or a test)
+/// replaces the built-in catalog; a file that cannot be read or parsed is an error naming it.
+pub fn catalog() -> anyhow::Result<Vec<catalog::CatalogEntry>> {
+    let Some(path) = std::env::var_os("HARK_MODEL_CATALOG").filter(|p| !p.is_empty()) else {
+        return Ok(catalog::builtin());
+    };
+    let path = std::path::PathBuf::from(path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("HARK_MODEL_CATALOG: cannot read {}: {e}", path.display()))?;
+    catalog::parse(&text).map_err(|e| anyhow::anyhow!("HARK_MODEL_CATALOG: {}: {e}", path.display()))
+}
+
+/// The store of a data dir with the configured catalog (see [`catalog`]).
+pub fn store(data_dir: &Path) -> anyhow::Result<ModelStore> {
+    Ok(ModelStore::new(data_dir, catalog()?, base_url()))
+}
+
+/// The store for finding a model's path and the default, where the catalog only words a
+/// message: a catalog file that does not parse falls back to the built-in one here (`hark serve`
+/// and `hark models` report it).
+pub fn local_store(data_dir: &Path) -> ModelStore {
+    ModelStore::new(data_dir, catalog().unwrap_or_else(|_| catalog::builtin()), base_url())
 }
 
 fn mib(bytes: u64) -> String {
@@ -80,7 +99,7 @@ fn mib(bytes: u64) -> String {
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ModelsCommand::List { location, json } => {
-            let store = store(&location.data_dir());
+            let store = store(&location.data_dir())?;
             let models = store.list()?;
             let mut out = std::io::stdout().lock();
             if json {
@@ -106,7 +125,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ModelsCommand::Pull { name, location } => {
-            let store = store(&location.data_dir());
+            let store = store(&location.data_dir())?;
             let bar = Bar::new(&name, std::io::stderr().is_terminal());
             let mut report = |bytes, total| bar.show(bytes, total);
             let result = store.pull(&name, &mut report, &|| false);
@@ -115,22 +134,22 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             println!("{} {}  sha256 {}", installed.name, installed.path, installed.sha256);
         }
         ModelsCommand::Import { path, name, location } => {
-            let installed = store(&location.data_dir()).import(&path, name.as_deref())?;
+            let installed = store(&location.data_dir())?.import(&path, name.as_deref())?;
             println!("{} {}  sha256 {}", installed.name, installed.path, installed.sha256);
         }
         ModelsCommand::Remove { name, location } => {
-            store(&location.data_dir()).remove(&name)?;
+            store(&location.data_dir())?.remove(&name)?;
             println!("removed {name}");
         }
         ModelsCommand::Default { name: None, location } => {
-            let store = store(&location.data_dir());
+            let store = store(&location.data_dir())?;
             match store.default_model() {
                 Some(name) => println!("{name}"),
                 None => println!("{} (no default set)", store.default_or_fallback()),
             }
         }
         ModelsCommand::Default { name: Some(name), location } => {
-            store(&location.data_dir())
+            store(&location.data_dir())?
                 .set_default(&name)
                 .with_context(|| format!("cannot make {name:?} the default"))?;
             println!("default: {name}");

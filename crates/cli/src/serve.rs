@@ -71,7 +71,8 @@ fn transcriber(
         TranscriberKind::Whisper => {
             // A missing model is not fatal at start (it loads lazily): its first use says what is wrong.
             let path = crate::transcribe::resolve_model(model, data_dir).unwrap_or_else(|_| {
-                crate::models::store(data_dir).path_of(&crate::transcribe::wanted_model(model, data_dir))
+                crate::models::local_store(data_dir)
+                    .path_of(&crate::transcribe::wanted_model(model, data_dir))
             });
             Ok(TranscriberChoice::Model { path, loader: whisper_loader()? })
         }
@@ -144,6 +145,7 @@ fn config_from(args: &ServeArgs) -> anyhow::Result<DaemonConfig> {
     config.transcriber = transcriber(args.transcriber, args.model.as_deref(), &data_dir)?;
     config.approvals = args.approvals;
     config.model_base_url = crate::models::base_url();
+    config.model_catalog = crate::models::catalog()?;
     if let Some(secs) = env_parse::<f64>("HARK_TOOL_TIMEOUT")? {
         config.tool_timeout = Duration::try_from_secs_f64(secs)
             .ok()

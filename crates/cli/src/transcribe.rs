@@ -45,7 +45,10 @@ pub struct TranscribeArgs {
 /// `hark models default` (`<data dir>/models/default`), else tiny.en.
 pub fn wanted_model(model: Option<&str>, data_dir: &Path) -> String {
     let env = std::env::var("HARK_MODEL").ok().filter(|m| !m.is_empty());
-    model.map(str::to_string).or(env).unwrap_or_else(|| crate::models::store(data_dir).default_or_fallback())
+    model
+        .map(str::to_string)
+        .or(env)
+        .unwrap_or_else(|| crate::models::local_store(data_dir).default_or_fallback())
 }
 
 /// `--model` as a file: an existing path, else a name in the data dir's `models/`.
@@ -55,7 +58,7 @@ pub fn resolve_model(model: Option<&str>, data_dir: &Path) -> anyhow::Result<Pat
     if as_path.exists() {
         return Ok(as_path);
     }
-    let store = crate::models::store(data_dir);
+    let store = crate::models::local_store(data_dir);
     let named = store.path_of(&wanted);
     if named.exists() {
         return Ok(named);

@@ -23,7 +23,8 @@ fn hark(root: &Path) -> Command {
         .env_remove("HARK_PORT")
         .env_remove("HARK_DATA_DIR")
         .env_remove("HARK_MODEL")
-        .env_remove("HARK_MODEL_BASE_URL");
+        .env_remove("HARK_MODEL_BASE_URL")
+        .env_remove("HARK_MODEL_CATALOG");
     cmd
 }
 
@@ -267,6 +268,90 @@ fn models_list_refusals_and_a_failed_pull() {
     assert!(!out.status.success() && stderr.contains("downloading \"tiny.en\" failed"), "{stderr}");
     assert!(!data.join("models/.partial/ggml-tiny.en.bin.part").exists());
     assert!(!data.join("models/ggml-tiny.en.bin").exists());
+}
+
+/// Serves `body` to every GET on a loopback port (the tests' model mirror); returns the base URL.
+fn serve_bytes(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let header = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(header.as_bytes()).and_then(|()| stream.write_all(&body));
+        }
+    });
+    url
+}
+
+/// `$HARK_MODEL_CATALOG` replaces the built-in catalog (a mirror of one's own): `models list`
+/// shows its entries only, a pull from `$HARK_MODEL_BASE_URL` is checked against its size and
+/// SHA-256; a bad file stops `models` and `serve` with an error naming it.
+#[test]
+fn a_catalog_file_replaces_the_built_in_one() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = {
+        let file = root.path().join("body");
+        std::fs::write(&file, &body).unwrap();
+        let out = Command::new("sha256sum").arg(&file).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    };
+    let catalog = root.path().join("catalog.json");
+    std::fs::write(
+        &catalog,
+        format!(r#"[{{"name": "mirror-small", "size_bytes": {}, "sha256": "{sha}"}}]"#, body.len()),
+    )
+    .unwrap();
+    let url = serve_bytes(body.clone());
+    let models = |args: &[&str], catalog: &Path| {
+        hark(root.path())
+            .arg("models")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("HARK_MODEL_CATALOG", catalog)
+            .env("HARK_MODEL_BASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let out = models(&["list"], &catalog);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["mirror-small"], "{text}");
+    let out = models(&["pull", "mirror-small"], &catalog);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(data.join("models/ggml-mirror-small.bin")).unwrap(), body);
+    let out = models(&["pull", "tiny.en"], &catalog);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no model \"tiny.en\" in the catalog"), "{stderr}");
+
+    let bad = root.path().join("bad.json");
+    std::fs::write(&bad, r#"[{"name": "x", "size_bytes": 0, "sha256": "00"}]"#).unwrap();
+    let out = models(&["list"], &bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("HARK_MODEL_CATALOG: {}: entry 0 (x): size_bytes", bad.display())),
+        "{stderr}"
+    );
+    let out = hark(root.path())
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .env("HARK_MODEL_CATALOG", root.path().join("missing.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("HARK_MODEL_CATALOG: cannot read"), "{stderr}");
+    assert!(stderr.contains("missing.json"), "{stderr}");
 }
 
 #[test]

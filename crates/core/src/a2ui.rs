@@ -142,6 +142,9 @@ struct Inner {
     owners: HashMap<String, Arc<dyn Outbox>>,
     /// Which session an owner key belongs to (for the cleanup path).
     owner_sessions: HashMap<String, String>,
+    /// Who an owner key is, as the host's views name it ([`owner_label`]); kept as long as
+    /// `owner_sessions` keeps the key, so a surface outlives its agent's connection labelled.
+    labels: HashMap<String, Value>,
     subscribers: HashMap<String, Caller>,
 }
 
@@ -169,6 +172,15 @@ impl Default for Surfaces {
 /// The owner key of surfaces `caller` ingests for the A2A owner `owner`.
 pub fn a2a_owner_key(caller: &Caller, owner: &str) -> String {
     format!("a2a:{}:{owner}", caller.session_id)
+}
+
+/// Who put a surface on screen, for the host's views (`owner` in `a2ui.surfaces`,
+/// `a2ui/replay`, `a2ui.event` and the `a2ui.surface_updated` host event): the connection's
+/// `agent_id` and `client_id` (what it authenticated as), and the A2A `owner` it ingested the
+/// surface for, if any. Never the route auth.
+pub fn owner_label(caller: &Caller, owner_key: &str) -> Value {
+    let a2a = owner_key.strip_prefix(&format!("a2a:{}:", caller.session_id));
+    json!({ "agent_id": caller.agent_id, "client_id": caller.client_id, "a2a_owner": a2a })
 }
 
 /// -32602 naming the path and rule, -32002, -32010 or -32012, from a refusal of the store; the
@@ -228,6 +240,7 @@ impl Surfaces {
         let applied = inner.store.apply(message, owner, now).map_err(|e| apply_error(&e, message))?;
         inner.owners.insert(owner.to_string(), caller.outbox.clone());
         inner.owner_sessions.insert(owner.to_string(), caller.session_id.clone());
+        inner.labels.insert(owner.to_string(), owner_label(caller, owner));
         if applied.deleted {
             inner.routes.remove(&applied.surface_id);
             inner.forget_owner_if_idle(owner);
@@ -245,7 +258,11 @@ impl Surfaces {
             }
         }
         let kind = if applied.deleted { "a2ui.surface_deleted" } else { "a2ui.surface_updated" };
-        inner.broadcast(kind, &applied_json(&applied));
+        let mut result = applied_json(&applied);
+        if !applied.deleted {
+            result["owner"] = owner_label(caller, owner);
+        }
+        inner.broadcast(kind, &result);
         Ok(applied)
     }
 
@@ -253,12 +270,12 @@ impl Surfaces {
         self.lock().store.get(surface_id)
     }
 
-    /// Every surface (host), or the caller's own (a client).
+    /// Every surface, each with its `owner` (host), or the caller's own (a client).
     pub fn list(&self, caller: &Caller) -> Vec<Value> {
         let inner = self.lock();
         let all = inner.store.list();
         if caller.is_host() {
-            return all;
+            return inner.labelled(all);
         }
         all.into_iter()
             .filter(|s| {
@@ -279,10 +296,11 @@ impl Surfaces {
             .is_some_and(|session| *session == caller.session_id)
     }
 
-    /// The current surfaces, as views and as the v0.9 messages that rebuild them.
+    /// The current surfaces, as views (each with its `owner`) and as the v0.9 messages that
+    /// rebuild them.
     pub fn replay(&self) -> (Vec<Value>, Vec<Value>) {
         let inner = self.lock();
-        (inner.store.list(), inner.store.replay())
+        (inner.labelled(inner.store.list()), inner.store.replay())
     }
 
     pub fn reap(&self, idle_ms: u64) -> Vec<String> {
@@ -351,7 +369,17 @@ impl Inner {
         if !owns {
             self.owners.remove(owner);
             self.owner_sessions.remove(owner);
+            self.labels.remove(owner);
         }
+    }
+
+    /// Host views: each surface with its `owner` (null for a key no longer known).
+    fn labelled(&self, mut views: Vec<Value>) -> Vec<Value> {
+        for view in &mut views {
+            let owner = view["surfaceId"].as_str().and_then(|id| self.store.owner(id));
+            view["owner"] = owner.and_then(|o| self.labels.get(o)).cloned().unwrap_or(Value::Null);
+        }
+        views
     }
 
     fn broadcast(&self, kind: &str, result: &Value) {
@@ -392,6 +420,7 @@ impl OwnedBySession for Surfaces {
             inner.owners.remove(&key);
             if !still_owning.contains(&key) {
                 inner.owner_sessions.remove(&key); // nothing left to show it for
+                inner.labels.remove(&key);
             }
         }
     }

@@ -91,6 +91,7 @@ async fn route(
         "meeting.update" => meetings::update(daemon, &conn.caller(), params).await,
         "meeting.delete" => meetings::delete(daemon, &conn.caller(), params).await,
         "meeting.retranscribe" => meetings::retranscribe(daemon, &conn.caller(), params).await,
+        "meeting.audio" => meetings::audio(daemon, &conn.caller(), params).await,
 
         "memory.add_fact" => memory::add_fact(daemon, params).await,
         "memory.query" => memory::query(daemon, &conn.caller(), params).await,

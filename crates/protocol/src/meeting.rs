@@ -204,6 +204,34 @@ pub struct ExportResult {
     pub content: String,
 }
 
+/// `meeting.audio` (host only): one chunk of a source's kept WAV file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioParams {
+    pub meeting_id: String,
+    pub source: String,
+    #[serde(default)]
+    pub offset: Option<u64>,
+    #[serde(default)]
+    pub length: Option<u64>,
+}
+
+/// The bytes `[offset, offset + length)` of the WAV file (its header included at offset 0), so
+/// the chunks of `0..total_bytes` in order are a playable `audio/wav`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioResult {
+    pub meeting_id: String,
+    pub source: String,
+    pub offset: u64,
+    pub length: u64,
+    pub total_bytes: u64,
+    pub data_b64: String,
+    pub content_type: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RetranscribeParams {
     pub meeting_id: String,

@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 
 use super::host::require_host;
 use super::{Reply, blocking, reply};
-use crate::a2ui::{A2aRoute, Delivery, RouteAuth, RouteUpdate, a2a_owner_key, applied_json, refusal_error};
+use crate::a2ui::{
+    A2aRoute, Delivery, RouteAuth, RouteUpdate, a2a_owner_key, applied_json, owner_label, refusal_error,
+};
 use crate::caller::Caller;
 use crate::daemon::Daemon;
 
@@ -52,7 +54,7 @@ pub fn apply(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<
         caller,
         auth.map_or(RouteUpdate::Keep, RouteUpdate::Auth),
     )?;
-    after_apply(daemon, caller, &applied);
+    after_apply(daemon, caller, &caller.session_id, &applied);
     reply(&applied_json(&applied))
 }
 
@@ -81,7 +83,7 @@ pub fn ingest(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result
         let update = route.clone().map_or(RouteUpdate::Keep, RouteUpdate::Set);
         match daemon.surfaces.apply(message, &owner_key, caller, update) {
             Ok(done) => {
-                after_apply(daemon, caller, &done);
+                after_apply(daemon, caller, &owner_key, &done);
                 applied.push(applied_json(&done));
             }
             Err(e) => {
@@ -108,18 +110,22 @@ fn surface_id_of(message: &Value) -> Value {
 
 /// The host event for an applied change (its payload names the surface, never its content: the
 /// ring keeps 500 events).
-fn after_apply(daemon: &Daemon, caller: &Caller, applied: &hark_a2ui::Applied) {
+fn after_apply(daemon: &Daemon, caller: &Caller, owner_key: &str, applied: &hark_a2ui::Applied) {
     let (kind, verb) = if applied.deleted {
         ("a2ui.surface_deleted", "deleted")
     } else {
         ("a2ui.surface_updated", "updated")
     };
     let revision = applied.surface.as_ref().and_then(|s| s.get("revision").cloned());
+    let mut payload = json!({ "surfaceId": applied.surface_id, "revision": revision });
+    if !applied.deleted {
+        payload["owner"] = owner_label(caller, owner_key);
+    }
     daemon.host.emit(
         kind,
         caller.agent_id.as_deref(),
         format!("surface {} {verb}", applied.surface_id),
-        json!({ "surfaceId": applied.surface_id, "revision": revision }),
+        payload,
     );
 }
 

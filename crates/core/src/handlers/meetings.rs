@@ -1,5 +1,6 @@
 //! Meeting methods (PROTOCOL §7): `meeting.start/stop/list/get/search/export/update/delete`
-//! and `meeting.retranscribe` (the second pass).
+//! and `meeting.retranscribe` (the second pass); `meeting.audio` (not in PROTOCOL: the window's
+//! playback of kept audio, see [`audio`]).
 //! The running meetings and the stored ones are in [`crate::meetings`]; this file checks
 //! params, asks the permission gate, and starts a meeting's sources as voice streams.
 //!
@@ -14,10 +15,10 @@ use std::sync::Arc;
 use hark_audio::source::AudioSource;
 use hark_protocol::ids::is_valid_meeting_id;
 use hark_protocol::meeting::{
-    DeleteResult, ExportParams, ExportResult, GetParams, GetResult, ListParams, ListResult, MeetingIdParams,
-    MeetingMetadata, MeetingSource, MeetingStatus, RetranscribeParams, RetranscribeProgress,
-    RetranscribeResult, Revision, SearchParams, SearchResult, SourceObject, StartParams, StartResult,
-    UpdateParams,
+    AudioParams, AudioResult, DeleteResult, ExportParams, ExportResult, GetParams, GetResult, ListParams,
+    ListResult, MeetingIdParams, MeetingMetadata, MeetingSource, MeetingStatus, RetranscribeParams,
+    RetranscribeProgress, RetranscribeResult, Revision, SearchParams, SearchResult, SourceObject,
+    StartParams, StartResult, UpdateParams,
 };
 use hark_protocol::time::now_rfc3339;
 use hark_protocol::voice::AudioSourceSpec;
@@ -283,7 +284,7 @@ async fn make_meeting(
     tracing::warn!(meeting = %id, error = %e.message, "a meeting source did not start; the meeting is abandoned");
     daemon.meetings.stop_unchecked(&id).await;
     let meetings = daemon.meetings.clone();
-    let _ = tokio::task::spawn_blocking(move || meetings.delete(&id)).await;
+    let _ = tokio::task::spawn_blocking(move || meetings.delete(&id, None)).await;
     Err(e)
 }
 
@@ -387,16 +388,102 @@ pub async fn update(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> 
         return Err(RpcError::invalid_params("title", "1 to 256 bytes, not blank"));
     }
     may_read(daemon, caller, "meeting.update", json!({ "meeting_id": meeting_id, "title": title })).await?;
-    reply(&daemon.meetings.rename(&meeting_id, title).await?)
+    reply(&daemon.meetings.rename(&meeting_id, title, caller.agent_id.as_deref()).await?)
 }
 
 pub async fn delete(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
     super::host::require_host(caller)?;
     let MeetingIdParams { meeting_id } = parse(params)?;
     check_meeting_id("meeting_id", &meeting_id)?;
-    let meetings = daemon.meetings.clone();
-    blocking(move || meetings.delete(&meeting_id)).await?;
+    let (meetings, by) = (daemon.meetings.clone(), caller.agent_id.clone());
+    blocking(move || meetings.delete(&meeting_id, by.as_deref())).await?;
     reply(&DeleteResult { deleted: true })
+}
+
+/// The default and the largest chunk `meeting.audio` returns (base64 makes it a third bigger
+/// on the wire; 2 MiB stays well inside the connection's 8 MiB queue).
+pub const AUDIO_CHUNK: u64 = 1 << 20;
+pub const AUDIO_CHUNK_MAX: u64 = 2 << 20;
+
+/// `meeting.audio`: a chunk of a source's kept WAV, for the window's player. Not in PROTOCOL
+/// (which has no way to read audio back); decided here:
+/// - the host only: audio is more than its transcript (a voice, the room), and no permission
+///   covers reading it;
+/// - chunks of at most 2 MiB by offset, so a long meeting never makes one huge message and the
+///   window can show progress; the bytes are the file's, header included;
+/// - a meeting still recording is -32012 (its file grows and its header lags by up to a
+///   second), like a meeting that did not keep its audio or a source whose file is missing;
+///   an unknown meeting or source is -32010.
+pub async fn audio(daemon: &Daemon, caller: &Caller, params: Option<Value>) -> Result<Reply, RpcError> {
+    use base64::Engine as _;
+    use std::io::{Read, Seek, SeekFrom};
+    super::host::require_host(caller)?;
+    let AudioParams { meeting_id, source, offset, length } = parse(params)?;
+    check_meeting_id("meeting_id", &meeting_id)?;
+    let offset = offset.unwrap_or(0);
+    let length = length.unwrap_or(AUDIO_CHUNK);
+    if length == 0 || length > AUDIO_CHUNK_MAX {
+        return Err(RpcError::invalid_params("length", format!("1 to {AUDIO_CHUNK_MAX} bytes")));
+    }
+    if daemon.meetings.running(&meeting_id).is_some() {
+        return Err(RpcError::conflict(format!("meeting {meeting_id} is recording: stop it first")));
+    }
+    let store = daemon.meetings.store.clone();
+    blocking(move || {
+        let metadata = store.read_metadata(&meeting_id).map_err(store_error)?;
+        if !metadata.sources.iter().any(|s| s.name() == source) {
+            return Err(RpcError::not_found(
+                "source",
+                &format!("{source} (meeting {meeting_id} has no such source)"),
+            ));
+        }
+        if !metadata.persist_audio {
+            return Err(RpcError::conflict(format!(
+                "meeting {meeting_id} did not keep its audio (persist_audio: false)"
+            )));
+        }
+        let path = store.wav_path(&meeting_id, &source).map_err(store_error)?;
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RpcError::conflict(format!("the audio of source {source:?} is missing")));
+            }
+            Err(e) => {
+                tracing::warn!(wav = %path.display(), error = %e, "cannot open a meeting's audio");
+                return Err(RpcError::internal());
+            }
+        };
+        let read = |file: &mut std::fs::File| -> std::io::Result<(u64, Vec<u8>)> {
+            let total = file.metadata()?.len();
+            let mut data = Vec::new();
+            if offset < total {
+                file.seek(SeekFrom::Start(offset))?;
+                file.take(length).read_to_end(&mut data)?;
+            }
+            Ok((total, data))
+        };
+        let (total_bytes, data) = read(&mut file).map_err(|e| {
+            tracing::warn!(wav = %path.display(), error = %e, "cannot read a meeting's audio");
+            RpcError::internal()
+        })?;
+        if offset > total_bytes {
+            return Err(RpcError::invalid_params("offset", format!("0 to {total_bytes} (the file's size)")));
+        }
+        reply(&AudioResult {
+            meeting_id,
+            source,
+            offset,
+            length: data.len() as u64,
+            total_bytes,
+            data_b64: base64::engine::general_purpose::STANDARD.encode(&data),
+            content_type: "audio/wav".into(),
+            sample_rate: hark_audio::SAMPLE_RATE,
+            channels: 1,
+            // s16 mono at 16 kHz: 32 bytes a millisecond after the 44-byte header.
+            duration_ms: total_bytes.saturating_sub(44) / 32,
+        })
+    })
+    .await
 }
 
 /// `meeting.retranscribe`: the second pass (`meetings::second_pass`). The starter (the same
@@ -455,6 +542,7 @@ pub async fn retranscribe(
     })
     .await?;
     tracing::info!(meeting = %meeting_id, revision = metadata.revision, segments = metadata.segment_count, "second pass stored");
+    daemon.meetings.announce_update(&metadata, "revision", caller.agent_id.as_deref());
     reply(&RetranscribeResult {
         meeting_id,
         revision: metadata.revision,

@@ -309,8 +309,31 @@ impl Meetings {
         }
     }
 
-    /// Renames a meeting: through its recorder while it runs, else in its files.
-    pub async fn rename(&self, id: &str, title: String) -> Result<MeetingMetadata, RpcError> {
+    /// Tells host subscribers that a meeting changed (`meeting.updated`): `change` is `renamed`
+    /// or `revision` (a second pass stored a new one). `by` is the caller's agent id.
+    pub(crate) fn announce_update(&self, metadata: &MeetingMetadata, change: &str, by: Option<&str>) {
+        self.host.emit(
+            "meeting.updated",
+            by,
+            format!("meeting {:?} {change}", metadata.title),
+            json!({ "meeting_id": metadata.id, "meeting": metadata, "change": change }),
+        );
+    }
+
+    /// Renames a meeting (then `meeting.updated`): through its recorder while it runs, else in
+    /// its files.
+    pub async fn rename(
+        &self,
+        id: &str,
+        title: String,
+        by: Option<&str>,
+    ) -> Result<MeetingMetadata, RpcError> {
+        let metadata = self.rename_inner(id, title).await?;
+        self.announce_update(&metadata, "renamed", by);
+        Ok(metadata)
+    }
+
+    async fn rename_inner(&self, id: &str, title: String) -> Result<MeetingMetadata, RpcError> {
         if let Some(active) = self.active(id) {
             let (reply, answer) = oneshot::channel();
             let sent = crate::lock(&active.tx).send(Msg::Rename { title: title.clone(), reply }).is_ok();
@@ -340,8 +363,9 @@ impl Meetings {
         Ok(SecondPassGuard { meetings: self.clone(), id: id.to_string() })
     }
 
-    /// Deletes a stored meeting (files and index). A running one must be stopped first.
-    pub fn delete(&self, id: &str) -> Result<(), RpcError> {
+    /// Deletes a stored meeting (files and index), then `meeting.deleted`. A running one must be
+    /// stopped first. `by` is the caller's agent id.
+    pub fn delete(&self, id: &str, by: Option<&str>) -> Result<(), RpcError> {
         if self.active(id).is_some() {
             return Err(RpcError::conflict(format!("meeting {id} is recording: stop it first")));
         }
@@ -355,8 +379,10 @@ impl Meetings {
             return Err(RpcError::not_found("meeting", id));
         }
         self.store.delete(id).map_err(store_error)?;
-        crate::lock(&self.index).delete_meeting(id).map_err(store_error)?;
-        Ok(())
+        let indexed = crate::lock(&self.index).delete_meeting(id).map_err(store_error);
+        // The files are gone whatever the index says: the window must forget the meeting.
+        self.host.emit("meeting.deleted", by, format!("meeting {id} deleted"), json!({ "meeting_id": id }));
+        indexed.map(|_| ())
     }
 
     /// Stops every running meeting (daemon shutdown), each within `deadline`.

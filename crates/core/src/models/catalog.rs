@@ -42,9 +42,42 @@ const BUILTIN: [(&str, u64, &str); 6] = [
     ("small.en", 487_614_201, "c6138d6d58ecc8322097e0f987c32f1be8bb0a18532a3f88f734d1bbf9c41e5d"),
 ];
 
-/// The built-in catalog (tests and mirrors may configure another: `DaemonConfig::model_catalog`).
+/// The built-in catalog (tests and mirrors may configure another: `DaemonConfig::model_catalog`,
+/// or a file through [`parse`], which `hark serve` reads from `HARK_MODEL_CATALOG`).
 pub fn builtin() -> Vec<CatalogEntry> {
     BUILTIN.iter().map(|(name, size, sha)| CatalogEntry::new(*name, *size, *sha)).collect()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    name: String,
+    size_bytes: u64,
+    sha256: String,
+}
+
+/// A catalog file: a JSON array of `{name, size_bytes, sha256}` (a mirror's own files, or a
+/// test's). Every entry is checked: a valid model name, unique, a size above zero, 64 hex digits.
+/// The error says which entry and why.
+pub fn parse(text: &str) -> Result<Vec<CatalogEntry>, String> {
+    let entries: Vec<FileEntry> = serde_json::from_str(text)
+        .map_err(|e| format!("not a JSON array of {{name, size_bytes, sha256}}: {e}"))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut catalog = Vec::with_capacity(entries.len());
+    for (i, e) in entries.into_iter().enumerate() {
+        super::check_name(&e.name).map_err(|why| format!("entry {i}: {why}"))?;
+        if !seen.insert(e.name.clone()) {
+            return Err(format!("entry {i}: {:?} is listed twice", e.name));
+        }
+        if e.size_bytes == 0 {
+            return Err(format!("entry {i} ({}): size_bytes must be above 0", e.name));
+        }
+        if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("entry {i} ({}): sha256 must be 64 hex digits", e.name));
+        }
+        catalog.push(CatalogEntry::new(e.name, e.size_bytes, e.sha256));
+    }
+    Ok(catalog)
 }
 
 #[cfg(test)]
@@ -67,6 +100,30 @@ mod tests {
         }
         for wanted in ["tiny", "tiny.en", "base", "base.en", "small", "small.en"] {
             assert!(names.contains(&wanted), "{wanted} missing");
+        }
+    }
+
+    #[test]
+    fn a_catalog_file_is_checked_entry_by_entry() {
+        let sha = "AB".repeat(32);
+        let ok = parse(&format!(r#"[{{"name":"mirror-tiny","size_bytes":12,"sha256":"{sha}"}}]"#)).unwrap();
+        assert_eq!(ok, vec![CatalogEntry::new("mirror-tiny", 12, "ab".repeat(32))]);
+        assert_eq!(parse("[]").unwrap(), vec![]);
+        for (bad, says) in [
+            ("{}".to_string(), "JSON array"),
+            (format!(r#"[{{"name":"a","size_bytes":1,"sha256":"{sha}","url":"x"}}]"#), "unknown field"),
+            (format!(r#"[{{"name":"../x","size_bytes":1,"sha256":"{sha}"}}]"#), "entry 0"),
+            (format!(r#"[{{"name":"a","size_bytes":0,"sha256":"{sha}"}}]"#), "size_bytes"),
+            (r#"[{"name":"a","size_bytes":1,"sha256":"abc"}]"#.to_string(), "64 hex"),
+            (
+                format!(
+                    r#"[{{"name":"a","size_bytes":1,"sha256":"{sha}"}},{{"name":"a","size_bytes":1,"sha256":"{sha}"}}]"#
+                ),
+                "entry 1: \"a\" is listed twice",
+            ),
+        ] {
+            let e = parse(&bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 
