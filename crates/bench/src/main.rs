@@ -16,10 +16,14 @@
 //! - `hark-bench keep-alive`: resident memory before the model's first use (the floor), loaded,
 //!   and after the `model_keep_alive_minutes` setting released it.
 //!
+//! - `hark-bench idle`: an idle daemon's context switches a second with one idle host client
+//!   (the desktop tray's) vs none (the floor).
+//!
 //! Run with `cargo run --release -p hark-bench -- rpc --help`.
 
 mod accuracy;
 mod cpu;
+mod idle;
 mod keepalive;
 mod meetings;
 mod overhead;
@@ -57,6 +61,8 @@ enum Command {
     Surfaces(surfaces::SurfacesArgs),
     /// Model keep-alive: RSS before the first use (the floor), loaded, and released.
     KeepAlive(keepalive::KeepAliveArgs),
+    /// Idle wake-ups: context switches a second with one idle host client vs none (the floor).
+    Idle(idle::IdleArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Meetings(args) => meetings::run(args),
         Command::Surfaces(args) => surfaces::run(args),
         Command::KeepAlive(args) => keepalive::run(args),
+        Command::Idle(args) => idle::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One WebSocket connection: its state ([`Connection`]), its read loop (auth gate, JSON-RPC
-//! classification, batches, callback replies, idle and slow-consumer watchdogs), its writer, and
+//! classification, batches, callback replies, the idle timeout, a queue overflow), its writer
+//! (which also enforces the slow-consumer deadline), and
 //! the ONE cleanup path ([`Daemon::release_connection`](crate::daemon::Daemon::release_connection))
 //! that runs however the read loop ends: close frame, socket error, vanished peer, shutdown.
 
@@ -229,7 +230,8 @@ where
     daemon.connection_opened(&conn);
     let (sink, mut stream) = ws.split();
     let writer_conn = conn.clone();
-    let writer = tokio::spawn(async move { write_loop(sink, &writer_conn).await });
+    let slow = daemon.config.limits.slow_consumer;
+    let writer = tokio::spawn(async move { write_loop(sink, &writer_conn, slow).await });
 
     let mut handlers: JoinSet<()> = JoinSet::new();
     let (code, reason) = read_loop(&daemon, &conn, &mut stream, &mut handlers).await;
@@ -278,37 +280,68 @@ async fn linger<T: AsyncRead + AsyncWrite + Unpin>(socket: &mut T, deadline: Dur
     let _ = tokio::time::timeout(deadline, drain).await;
 }
 
+/// What writing one batch came to.
+enum Wrote {
+    Batch,
+    /// The close frame is out: the socket lingers next.
+    Closed,
+    Failed,
+}
+
 /// Writes the outbound queue until it ends. Returns the sink when it sent the close frame (the
 /// socket then lingers), `None` when the socket failed.
-async fn write_loop<K>(mut sink: K, conn: &Connection) -> Option<K>
+///
+/// The slow-consumer rule lives here: the writer takes everything queued as it comes, so
+/// messages wait only while a write blocks, and each batch (its frames and the flush) gets `slow`
+/// to go out. A client that takes nothing for that long is disconnected with 1008 "slow
+/// consumer"; the read loop hears it through [`Connection::disconnect`]. No timer runs while
+/// writes complete at once (a timeout registers its timer only when the write has to wait), so
+/// an idle connection costs nothing between its pings.
+async fn write_loop<K>(mut sink: K, conn: &Connection, slow: Duration) -> Option<K>
 where
     K: Sink<WsMessage, Error = WsError> + Unpin,
 {
     loop {
         let batch = conn.outbound.next_batch(64).await;
-        for frame in batch {
-            let (message, last) = match frame {
-                Outgoing::Text(t) => (WsMessage::text(t), false),
-                Outgoing::Ping => (WsMessage::Ping(Default::default()), false),
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                    (WsMessage::Close(Some(frame)), true)
-                }
-            };
-            if sink.feed(message).await.is_err() {
+        match tokio::time::timeout(slow, write_batch(&mut sink, batch)).await {
+            Ok(Wrote::Batch) => {}
+            Ok(Wrote::Closed) => return Some(sink),
+            Ok(Wrote::Failed) => {
                 conn.disconnect(close::NORMAL, "");
                 return None;
             }
-            if last {
-                return sink.flush().await.ok().map(|()| sink);
+            Err(_) => {
+                tracing::info!(session = %conn.session_id, queued = conn.outbound.len(),
+                    bytes = conn.outbound.queued_bytes(), "slow consumer");
+                // The read loop ends the connection; what is queued is dropped for the close
+                // frame (`close_now`), which this loop then tries to send, within the linger.
+                conn.disconnect(close::POLICY, SLOW_CONSUMER);
             }
         }
-        if sink.flush().await.is_err() {
-            conn.disconnect(close::NORMAL, "");
-            return None;
-        }
-        conn.outbound.flushed();
     }
+}
+
+async fn write_batch<K>(sink: &mut K, batch: Vec<Outgoing>) -> Wrote
+where
+    K: Sink<WsMessage, Error = WsError> + Unpin,
+{
+    for frame in batch {
+        let (message, last) = match frame {
+            Outgoing::Text(t) => (WsMessage::text(t), false),
+            Outgoing::Ping => (WsMessage::Ping(Default::default()), false),
+            Outgoing::Close(code, reason) => {
+                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                (WsMessage::Close(Some(frame)), true)
+            }
+        };
+        if sink.feed(message).await.is_err() {
+            return Wrote::Failed;
+        }
+        if last {
+            return if sink.flush().await.is_ok() { Wrote::Closed } else { Wrote::Failed };
+        }
+    }
+    if sink.flush().await.is_err() { Wrote::Failed } else { Wrote::Batch }
 }
 
 /// Returns the close code and reason to send.
@@ -325,9 +358,8 @@ where
     let mut last_inbound = Instant::now();
     let mut ping = tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let watchdog_period = (limits.slow_consumer / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let mut watchdog = tokio::time::interval(watchdog_period);
-    watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let overflowed = conn.outbound.overflowed();
+    tokio::pin!(overflowed);
     let auth_deadline = tokio::time::sleep(limits.auth_timeout);
     tokio::pin!(auth_deadline);
     let cancelled = conn.cancel.cancelled();
@@ -378,13 +410,10 @@ where
                     }
                 }
             },
-            _ = watchdog.tick() => {
-                let slow = conn.outbound.stalled_for().is_some_and(|d| d >= limits.slow_consumer);
-                if slow || conn.outbound.overflowed() {
-                    tracing::info!(session = %conn.session_id, queued = conn.outbound.len(),
-                        bytes = conn.outbound.queued_bytes(), "slow consumer");
-                    return (close::POLICY, SLOW_CONSUMER.into());
-                }
+            () = &mut overflowed => {
+                tracing::info!(session = %conn.session_id, queued = conn.outbound.len(),
+                    bytes = conn.outbound.queued_bytes(), "slow consumer: its queue overflowed");
+                return (close::POLICY, SLOW_CONSUMER.into());
             }
             _ = ping.tick() => {
                 if held.is_none() && last_inbound.elapsed() >= limits.idle_timeout {

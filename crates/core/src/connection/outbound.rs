@@ -7,20 +7,21 @@
 //! - the queue is full at `capacity` messages or `max_bytes` bytes; while full, coalescable
 //!   messages (voice `partial`s) replace an older queued message with the same key;
 //! - a client that takes nothing for `slow_consumer` (10 s) while messages wait for it is
-//!   disconnected (close 1008 "slow consumer"): the writer reports progress after every flush,
-//!   and the connection's watchdog checks [`Outbound::stalled_for`]. This catches a client that
-//!   stops reading whatever the size of what waits (the socket's buffers fill first, then the
-//!   writer blocks, then nothing moves);
-//! - at 4x `capacity` messages or 4x `max_bytes` the connection is dropped at once, so memory
-//!   stays bounded however fast a flood arrives.
+//!   disconnected (close 1008 "slow consumer"): the writer takes everything queued at once, so
+//!   messages wait only while a write is blocked, and the writer gives each batch (its writes and
+//!   flush) `slow_consumer` to finish. This catches a client that stops reading whatever the
+//!   size of what waits (the socket's buffers fill first, then the writer blocks, then nothing
+//!   moves), and costs no timer while nothing blocks: an idle connection (the desktop tray's)
+//!   wakes the daemon only for its ping;
+//! - at 4x `capacity` messages or 4x `max_bytes` the connection is dropped at once
+//!   ([`Outbound::overflowed`] fires), so memory stays bounded however fast a flood arrives.
 //!
 //! Nothing that is not coalescable is ever dropped while the connection lives.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Default byte bound of one connection's queue.
 pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
@@ -54,10 +55,6 @@ struct Item {
 struct Inner {
     items: VecDeque<Item>,
     bytes: usize,
-    /// Since when messages have waited with no flush completed: the slow-consumer clock.
-    waiting_since: Option<Instant>,
-    /// The writer holds frames it has not finished writing.
-    writing: bool,
     closing: bool,
     overflowed: bool,
 }
@@ -66,6 +63,8 @@ struct Inner {
 pub struct Outbound {
     inner: Mutex<Inner>,
     notify: Notify,
+    /// Cancelled when a flood went past the hard bound (the read loop waits on it).
+    overflow: CancellationToken,
     capacity: usize,
     max_bytes: usize,
 }
@@ -85,6 +84,7 @@ impl Outbound {
         Outbound {
             inner: Mutex::new(Inner::default()),
             notify: Notify::new(),
+            overflow: CancellationToken::new(),
             capacity: capacity.max(1),
             max_bytes: max_bytes.max(1),
         }
@@ -157,25 +157,21 @@ impl Outbound {
             }
             if inner.items.len() >= self.capacity * 4 || inner.bytes >= self.max_bytes.saturating_mul(4) {
                 inner.overflowed = true;
+                drop(inner);
+                self.overflow.cancel();
                 return Pushed::Refused;
             }
         }
         inner.bytes += item.frame.bytes();
         inner.items.push_back(item);
-        inner.waiting_since.get_or_insert_with(Instant::now);
         drop(inner);
         self.notify.notify_one();
         Pushed::Queued
     }
 
-    /// How long messages have waited without the client taking any, if some wait.
-    pub fn stalled_for(&self) -> Option<Duration> {
-        self.lock().waiting_since.map(|t| t.elapsed())
-    }
-
-    /// True once a flood went past the hard bound: the connection must be dropped.
-    pub fn overflowed(&self) -> bool {
-        self.lock().overflowed
+    /// Returns once a flood went past the hard bound: the connection must be dropped.
+    pub async fn overflowed(&self) {
+        self.overflow.cancelled().await
     }
 
     pub fn len(&self) -> usize {
@@ -190,8 +186,7 @@ impl Outbound {
         self.lock().bytes
     }
 
-    /// Waits for queued frames and takes up to `max` of them, in order. The caller reports
-    /// [`flushed`](Self::flushed) once it has written them.
+    /// Waits for queued frames and takes up to `max` of them, in order.
     pub async fn next_batch(&self, max: usize) -> Vec<Outgoing> {
         loop {
             let notified = self.notify.notified();
@@ -201,20 +196,11 @@ impl Outbound {
                     let n = inner.items.len().min(max.max(1));
                     let batch: Vec<Outgoing> = inner.items.drain(..n).map(|i| i.frame).collect();
                     inner.bytes -= batch.iter().map(Outgoing::bytes).sum::<usize>();
-                    inner.writing = true;
                     return batch;
                 }
             }
             notified.await;
         }
-    }
-
-    /// The writer finished writing its batch: the client is taking data. Restarts the
-    /// slow-consumer clock if more waits, stops it if nothing does.
-    pub fn flushed(&self) {
-        let mut inner = self.lock();
-        inner.writing = false;
-        inner.waiting_since = (!inner.items.is_empty()).then(Instant::now);
     }
 }
 
@@ -248,25 +234,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_stall_clock_runs_while_messages_wait_and_stops_on_progress() {
-        let q = Outbound::new(100, 1 << 20);
-        assert!(q.stalled_for().is_none(), "nothing waits");
-        q.push_text("a".into());
-        assert!(q.stalled_for().is_some());
-        let _ = q.next_batch(10).await;
-        assert!(q.stalled_for().is_some(), "taken by the writer but not yet written");
-        q.flushed();
-        assert!(q.stalled_for().is_none());
-    }
-
-    #[test]
-    fn hard_bounds_count_messages_and_bytes() {
+    async fn hard_bounds_count_messages_and_bytes() {
+        use std::time::Duration;
         let q = Outbound::new(2, 1 << 20);
         for i in 0..8 {
             assert_eq!(q.push_text(i.to_string()), Pushed::Queued);
         }
+        let early = tokio::time::timeout(Duration::from_millis(20), q.overflowed()).await;
+        assert!(early.is_err(), "4x capacity queued is not yet an overflow");
         assert_eq!(q.push_text("x".into()), Pushed::Refused);
-        assert!(q.overflowed());
+        tokio::time::timeout(Duration::from_secs(5), q.overflowed()).await.expect("overflowed");
 
         let q = Outbound::new(1000, 1000);
         for _ in 0..4 {
