@@ -29,19 +29,8 @@ if [ "$BUILD" = 1 ]; then
   [ -f ui/dist/index.html ] || npm run build:ui
   cargo build --release -p hark-desktop --locked >&2
 fi
-xvfb_pid=""
-cleanup() { [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true; }
-trap cleanup EXIT
-# Always a private display (HARK_DESKTOP_DISPLAY names one to use instead): the test closes
-# windows titled "Hark" and types the global shortcut, which must never reach a person's desktop.
-if [ -n "${HARK_DESKTOP_DISPLAY:-}" ]; then
-  export DISPLAY="$HARK_DESKTOP_DISPLAY"
-else
-  for n in $(seq 99 120); do [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break; done
-  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-  xvfb_pid=$!
-  export DISPLAY=":$n"
-  for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.05; done
-fi
+# shellcheck source=lib/display.sh
+source scripts/lib/display.sh
+private_display
 echo "bench-desktop: $BIN, $RUNS run(s), $IDLE s idle each way, DISPLAY=$DISPLAY" >&2
 dbus-run-session -- node tests/desktop/measure.mjs "$BIN" "$RUNS" "$IDLE" 2> >(grep -v '^dbus-daemon' >&2)

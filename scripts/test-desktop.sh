@@ -23,20 +23,9 @@ fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime}"
 if ! pactl info >/dev/null 2>&1; then bash scripts/virtual-mic.sh start; fi
 
-xvfb_pid=""
-cleanup() { [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true; }
-trap cleanup EXIT
-# Always a private display (HARK_DESKTOP_DISPLAY names one to use instead): the test closes
-# windows titled "Hark" and types the global shortcut, which must never reach a person's desktop.
-if [ -n "${HARK_DESKTOP_DISPLAY:-}" ]; then
-  export DISPLAY="$HARK_DESKTOP_DISPLAY"
-else
-  for n in $(seq 99 120); do [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break; done
-  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-  xvfb_pid=$!
-  export DISPLAY=":$n"
-  for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.05; done
-fi
+# shellcheck source=lib/display.sh
+source scripts/lib/display.sh
+private_display
 
 echo "== desktop app end to end (DISPLAY=$DISPLAY, $HARK_DESKTOP_BIN)"
 dbus-run-session -- node --test --test-concurrency=1 tests/desktop/

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every Rust test, and the Python example agents
-# against a real `hark serve`. This is what .ci/run calls.
+# The whole test suite: formatting, lints, every Rust test, the Python example agents against a
+# real `hark serve`, the window's unit and browser tests, the desktop app end to end, and the
+# installable .deb. This is what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
@@ -33,3 +34,5 @@ echo "== the window: unit tests and browser tests (Chromium against hark serve -
 HARK_UI_PREPARED=1 HARK_BIN="$CARGO_TARGET_DIR/debug/hark" bash scripts/test-ui.sh
 echo "== the desktop app under Xvfb (tauri-driver + WebKitWebDriver)"
 bash scripts/test-desktop.sh
+echo "== the installable bundle (.deb through the Tauri CLI, unpacked and run on Xvfb)"
+bash scripts/test-bundle.sh

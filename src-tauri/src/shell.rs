@@ -23,8 +23,8 @@ const TRAY: &str = "hark";
 /// The event the window hears when its daemon changed (it asks `daemon_connection` again).
 pub const DAEMON_CHANGED: &str = "daemon-changed";
 
-const IDLE_ICON: Image<'static> = tauri::include_image!("../icons/tray-idle.png");
-const RECORDING_ICON: Image<'static> = tauri::include_image!("../icons/tray-recording.png");
+const IDLE_ICON: Image<'static> = tauri::include_image!("icons/tray-idle.png");
+const RECORDING_ICON: Image<'static> = tauri::include_image!("icons/tray-recording.png");
 
 /// Creates the tray with the state before any daemon answered; menu clicks become actions.
 pub fn create_tray(app: &AppHandle, actions: UnboundedSender<Action>) -> tauri::Result<()> {

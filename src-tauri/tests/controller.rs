@@ -41,7 +41,7 @@ impl CaptureBackend for FakeMic {
         false
     }
     fn open_mic(&self, _device: Option<String>) -> Result<Box<dyn AudioSource>, SourceError> {
-        let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audio/jfk.wav");
+        let jfk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/jfk.wav");
         let mut audio = if self.speech {
             hark_audio::wav::read_file_16k_mono(&jfk).expect("jfk.wav").0
         } else {
