@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -27,12 +27,14 @@ export const CHROMIUM = process.env.HARK_CHROMIUM || '/usr/bin/chromium';
 export const WAIT_MS = 20_000;
 
 // The CSP the desktop shell applies (script-src 'self'), so a build that needs inline scripts
-// or eval fails here too. Connections go to the daemon on loopback.
+// or eval fails here too. Connections go to the daemon on loopback; kept audio plays from Blob
+// URLs (media-src blob:).
 export const CSP = process.env.HARK_UI_CSP || [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
   "connect-src 'self' ws://127.0.0.1:*",
   "object-src 'none'",
   "base-uri 'none'",
@@ -87,33 +89,42 @@ export async function startStatic(dir = DIST) {
 }
 
 /**
- * A model server: `GET /ggml-<name>.bin` answers `size` bytes of zeros (so the daemon's SHA-256
- * check fails at the end), sending the first `holdAt` bytes at once and the rest only after
- * `release()`: the test sees the download's progress in the window, then lets it finish.
+ * A model server: `GET /ggml-<name>.bin` for each of `files` (`{name: {size, bytes?, holdAt,
+ * step?, paceMs?}}`) answers `bytes` (a Buffer), or `size` zero bytes (so the daemon's SHA-256
+ * check fails at the end). It sends the first `holdAt` bytes, then the rest only after
+ * `release(name)`: the test sees the download's progress in the window, then lets it finish.
+ * `paceMs` sends `step`-byte pieces that far apart (the daemon reports progress at most every
+ * 100 ms, so a small file sent at once would show no progress before the hold).
  */
-export async function startModelServer({ name, size, holdAt }) {
-  let release;
-  const released = new Promise((r) => (release = r));
+export async function startModelServer(files) {
+  const releases = new Map();
+  const released = new Map();
+  for (const name of Object.keys(files)) released.set(name, new Promise((r) => releases.set(name, r)));
   const requests = [];
   const server = createServer(async (req, res) => {
     requests.push({ url: req.url, range: req.headers.range ?? null });
-    if (req.url !== `/ggml-${name}.bin`) {
+    const name = Object.keys(files).find((n) => req.url === `/ggml-${n}.bin`);
+    if (!name) {
       res.writeHead(404).end();
       return;
     }
+    const { size: givenSize, bytes, holdAt, step = 1 << 20, paceMs = 0 } = files[name];
+    const size = bytes ? bytes.length : givenSize;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
-    const chunk = Buffer.alloc(1 << 20);
+    const zeros = Buffer.alloc(step);
     let sent = 0;
     const write = async (upTo) => {
       while (sent < upTo) {
-        const n = Math.min(chunk.length, upTo - sent);
-        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await once(res, 'drain');
+        const n = Math.min(step, upTo - sent);
+        const piece = bytes ? bytes.subarray(sent, sent + n) : n === step ? zeros : zeros.subarray(0, n);
+        if (!res.write(piece)) await once(res, 'drain');
         sent += n;
+        if (paceMs > 0 && sent < upTo) await new Promise((r) => setTimeout(r, paceMs));
       }
     };
     try {
       await write(holdAt);
-      await released;
+      await released.get(name);
       await write(size);
       res.end();
     } catch {
@@ -126,13 +137,44 @@ export async function startModelServer({ name, size, holdAt }) {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
-    release: () => release(),
+    release: (name) => releases.get(name)(),
     close: () => {
-      release();
+      for (const r of releases.values()) r();
       server.closeAllConnections?.();
       return new Promise((r) => server.close(() => r()));
     },
   };
+}
+
+/** The 16 kHz mono s16 samples of a WAV file (its `data` chunk), as bytes. */
+export function wavData(path) {
+  const file = readFileSync(path);
+  let at = 12;
+  while (at + 8 <= file.length) {
+    const id = file.toString('ascii', at, at + 4);
+    const size = file.readUInt32LE(at + 4);
+    if (id === 'data') return file.subarray(at + 8, at + 8 + size);
+    at += 8 + size + (size % 2);
+  }
+  throw new Error(`${path} has no data chunk`);
+}
+
+/** Writes 16 kHz mono s16 samples as a WAV file (the 44-byte header). */
+export function writeWav(path, pcm) {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + pcm.length, 4);
+  header.write('WAVEfmt ', 8, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(16000, 24);
+  header.writeUInt32LE(32000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(pcm.length, 40);
+  writeFileSync(path, Buffer.concat([header, pcm]));
 }
 
 /** A temp dir that is removed at the end unless HARK_KEEP_TMP=1. */

@@ -1,15 +1,20 @@
 // Browser tests of ui/ (the app's window) in Chromium against a real `hark serve` with the fake
 // transcriber. One daemon, one static server and one browser page for the whole file: the tests
 // run in order and follow one person's session (record a file, find it, rename, export,
-// transcribe again, delete; an agent's surface, approval, chat; models; settings; a crash).
+// transcribe again, play its audio, delete; meetings renamed, transcribed again and deleted by
+// another connection; an agent's surface, approval, chat; models (from a catalog file of the
+// test's own); settings; a crash).
 // Each test asserts one outcome. Waits are on state (locators, events), never on time.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ARTIFACTS,
+  HARK_BIN,
   JFK_WAV,
   ROOT,
   RpcPeer,
@@ -22,18 +27,28 @@ import {
   startModelServer,
   startStatic,
   tempDir,
+  wavData,
+  writeWav,
 } from './support.mjs';
 
 const CATALOG = 'https://a2ui.org/specification/v0_9/catalogs/basic/catalog.json';
-// tiny.en in the built-in catalog: its exact size (crates/core/src/models/catalog.rs). The test
+// The daemon's catalog is the test's own file (HARK_MODEL_CATALOG), which replaces the built-in
+// one. tiny.en keeps its real size and SHA-256 (crates/core/src/models/catalog.rs): the test
 // server sends that many zero bytes, so the download runs to the end and fails its SHA-256 check.
+// test-small is a file the test makes up: served as it is, it matches and is installed.
 const TINY_EN_SIZE = 77_704_715;
+const TINY_EN_SHA256 = '921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f';
+const SMALL_BYTES = Buffer.from(Uint8Array.from({ length: 512 << 10 }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 24) & 0xff));
+const SMALL_SHA256 = createHash('sha256').update(SMALL_BYTES).digest('hex');
 
 let web;
 let models;
 let daemon;
 let dataDir;
 let runtimeDir;
+/** The catalog file and the made-up WAV live here. */
+let filesDir;
+let catalogFile;
 let browser;
 let page;
 /** A host connection of the test's own, to check what the daemon stored. */
@@ -49,7 +64,7 @@ async function daemonUp(logName) {
     dataDir,
     runtimeDir,
     origin: web.origin,
-    env: { HARK_MODEL_BASE_URL: models.baseUrl },
+    env: { HARK_MODEL_BASE_URL: models.baseUrl, HARK_MODEL_CATALOG: catalogFile },
     logName,
   });
   checker = await RpcPeer.connect(daemon.url, { host_token: daemon.hostToken });
@@ -71,8 +86,21 @@ describe('the Hark window', () => {
   before(async () => {
     dataDir = tempDir('hark-ui-data-');
     runtimeDir = tempDir('hark-ui-run-');
+    filesDir = tempDir('hark-ui-files-');
+    catalogFile = join(filesDir, 'catalog.json');
+    writeFileSync(
+      catalogFile,
+      JSON.stringify([
+        { name: 'tiny.en', size_bytes: TINY_EN_SIZE, sha256: TINY_EN_SHA256 },
+        { name: 'test-small', size_bytes: SMALL_BYTES.length, sha256: SMALL_SHA256 },
+      ]),
+    );
     web = await startStatic();
-    models = await startModelServer({ name: 'tiny.en', size: TINY_EN_SIZE, holdAt: 16 << 20 });
+    models = await startModelServer({
+      'tiny.en': { size: TINY_EN_SIZE, holdAt: 16 << 20 },
+      // 32 KiB every 120 ms up to the half, then held: the daemon reports progress meanwhile.
+      'test-small': { bytes: SMALL_BYTES, holdAt: SMALL_BYTES.length / 2, step: 32 << 10, paceMs: 120 },
+    });
     await daemonUp('daemon');
     browser = await launchBrowser();
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -108,6 +136,7 @@ describe('the Hark window', () => {
     await web?.close();
     removeDir(dataDir);
     removeDir(runtimeDir);
+    removeDir(filesDir);
   });
 
   test('connects to the daemon as the host', async () => {
@@ -232,6 +261,58 @@ describe('the Hark window', () => {
     assert.equal(await page.locator('#revision-select').inputValue(), '2');
   });
 
+  /** What an `<audio>` element says once its metadata loaded (or failed to). */
+  const mediaState = (audio) =>
+    audio.evaluate(
+      (el) =>
+        new Promise((resolve) => {
+          const done = () =>
+            resolve({
+              duration: el.duration,
+              src: el.src,
+              error: el.error ? `${el.error.code} ${el.error.message}` : null,
+              label: document.getElementById(el.getAttribute('aria-labelledby') ?? '')?.textContent ?? null,
+            });
+          if (el.readyState >= 1 || el.error) done();
+          else {
+            el.addEventListener('loadedmetadata', done, { once: true });
+            el.addEventListener('error', done, { once: true });
+          }
+        }),
+    );
+  /** Whether a Blob URL still plays in the page (`revoked` once URL.revokeObjectURL ran). */
+  const blobState = (url) =>
+    page.evaluate(
+      (u) =>
+        new Promise((resolve) => {
+          const a = new Audio();
+          a.onloadedmetadata = () => resolve('alive');
+          a.onerror = () => resolve('revoked');
+          a.src = u;
+        }),
+      url,
+    );
+
+  let playerUrl;
+
+  test('the kept audio loads into a player labelled with its source, as long as the meeting', async () => {
+    const stored = await checker.call('meeting.get', { meeting_id: meetingId });
+    assert.equal(stored.metadata.persist_audio, true);
+    assert.deepEqual(stored.metadata.sources.map((s) => s.name), ['file']);
+    assert.equal(await page.getByText('not available yet').count(), 0);
+    const row = page.locator('.audio-source[data-source="file"]');
+    await row.getByRole('button', { name: 'Load audio of file' }).click();
+    const audio = row.locator('audio.audio-player[controls]');
+    await audio.waitFor();
+    const media = await mediaState(audio);
+    assert.equal(media.error, null);
+    assert.match(media.src, /^blob:/);
+    assert.equal(media.label, 'file');
+    assert.ok(Math.abs(media.duration * 1000 - stored.metadata.duration_ms) < 250, `${media.duration} s for ${stored.metadata.duration_ms} ms`);
+    assert.equal(await row.getByRole('button', { name: 'Load audio of file' }).count(), 0);
+    playerUrl = media.src;
+  });
+
   test('delete asks first; keeping it changes nothing', async () => {
     await page.getByRole('button', { name: 'Delete…' }).click();
     const confirm = page.getByRole('alertdialog');
@@ -247,6 +328,113 @@ describe('the Hark window', () => {
     await page.locator('main[data-view="meetings"] h2', { hasText: 'Meetings' }).waitFor();
     await page.locator(`.meeting-row[data-meeting-id="${meetingId}"]`).waitFor({ state: 'detached' });
     await assert.rejects(checker.call('meeting.get', { meeting_id: meetingId }), (e) => e.code === -32010);
+  });
+
+  test("leaving the page revoked its player's Blob URL", async () => {
+    assert.equal(await blobState(playerUrl), 'revoked');
+  });
+
+  // ---- meetings changed by another connection ----
+
+  let longId;
+  const LONG_TITLE = 'Four times JFK';
+
+  test('audio longer than one chunk loads in pieces, showing bytes of total, and plays', async () => {
+    await checker.call('host.subscribe');
+    // 4 x 11 s of 16 kHz s16: 1.34 MB, so two meeting.audio chunks of at most 1 MiB.
+    const wav = join(filesDir, 'four-times.wav');
+    const jfk = wavData(JFK_WAV);
+    writeWav(wav, Buffer.concat([jfk, jfk, jfk, jfk]));
+    const started = await checker.call('meeting.start', {
+      title: LONG_TITLE,
+      persist_audio: true,
+      sources: [{ kind: 'file', name: 'call', role: 'them', path: wav, realtime: false }],
+    });
+    longId = started.id;
+    await checker.waitFor('host.event', (p) => p.kind === 'meeting.stopped' && p.payload.meeting_id === longId, 60_000);
+    await page.locator(`.meeting-row[data-meeting-id="${longId}"]`).click();
+    await page.locator('h2.meeting-heading', { hasText: LONG_TITLE }).waitFor();
+    await page.evaluate(() => {
+      // Every progress text the page shows while the audio loads.
+      window.__audioFigures = [];
+      new MutationObserver(() => {
+        for (const el of document.querySelectorAll('.audio-figures')) {
+          const t = el.textContent.trim();
+          if (window.__audioFigures.at(-1) !== t) window.__audioFigures.push(t);
+        }
+      }).observe(document.querySelector('main'), { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole('button', { name: 'Load audio of call (them)' }).click();
+    const media = await mediaState(page.locator('.audio-source[data-source="call"] audio'));
+    const { total_bytes: total } = await checker.call('meeting.audio', { meeting_id: longId, source: 'call', length: 1 });
+    const stored = await checker.call('meeting.get', { meeting_id: longId });
+    const figures = await page.evaluate(() => window.__audioFigures);
+    assert.equal(media.error, null);
+    assert.equal(media.label, 'call (them)');
+    assert.equal(total, 44 + jfk.length * 4);
+    assert.ok(Math.abs(media.duration * 1000 - stored.metadata.duration_ms) < 250, `${media.duration} s for ${stored.metadata.duration_ms} ms`);
+    assert.ok(figures.includes('1.0 MB of 1.3 MB'), JSON.stringify(figures));
+  });
+
+  test('a second pass made elsewhere shows on the open page', async () => {
+    const r = await checker.call('meeting.retranscribe', { meeting_id: longId });
+    assert.equal(r.revision, 2);
+    await page.waitForFunction(() => document.querySelector('#revision-select')?.value === '2');
+    const stored = await checker.call('meeting.get', { meeting_id: longId });
+    assert.equal(await page.locator('main .transcript .seg.final').count(), stored.segments.length);
+    assert.equal(await page.locator('.audio-source[data-source="call"] audio').count(), 1, 'the player stays');
+  });
+
+  test('a rename elsewhere shows on the open page and in the list', async () => {
+    await checker.call('meeting.update', { meeting_id: longId, title: 'Renamed elsewhere' });
+    await page.locator('h2.meeting-heading', { hasText: 'Renamed elsewhere' }).waitFor();
+    await page.getByRole('button', { name: '← All meetings' }).click();
+    const title = page.locator(`.meeting-row[data-meeting-id="${longId}"] .meeting-title`);
+    assert.equal(await title.textContent(), 'Renamed elsewhere');
+    await checker.call('meeting.update', { meeting_id: longId, title: 'Renamed again' });
+    await page.locator(`.meeting-row[data-meeting-id="${longId}"] .meeting-title`, { hasText: 'Renamed again' }).waitFor();
+    assert.equal(await page.locator(`.meeting-row[data-meeting-id="${longId}"]`).count(), 1);
+  });
+
+  test('a meeting deleted elsewhere says so on its open page, and its player goes', async () => {
+    await page.locator(`.meeting-row[data-meeting-id="${longId}"]`).click();
+    await page.getByRole('button', { name: 'Load audio of call (them)' }).click();
+    const src = await page.locator('.audio-source[data-source="call"] audio').getAttribute('src');
+    await checker.call('meeting.delete', { meeting_id: longId });
+    const gone = page.locator('.meeting-gone');
+    await gone.waitFor();
+    assert.match(await gone.textContent(), /“Renamed again” was deleted elsewhere/);
+    assert.equal(await page.locator('main audio, main .transcript, main .actions, main .meeting-heading').count(), 0);
+    assert.equal(await blobState(src), 'revoked');
+    await page.getByRole('button', { name: '← All meetings' }).click();
+    await page.locator('main[data-view="meetings"] h2', { hasText: 'Meetings' }).waitFor();
+    assert.equal(await page.locator(`.meeting-row[data-meeting-id="${longId}"]`).count(), 0);
+  });
+
+  let quietId;
+
+  test('a meeting that did not keep its audio shows no player', async () => {
+    const started = await checker.call('meeting.start', {
+      title: 'No audio kept',
+      persist_audio: false,
+      sources: [{ kind: 'file', path: JFK_WAV, realtime: false }],
+    });
+    quietId = started.id;
+    await checker.waitFor('host.event', (p) => p.kind === 'meeting.stopped' && p.payload.meeting_id === quietId, 60_000);
+    await page.locator(`.meeting-row[data-meeting-id="${quietId}"]`).click();
+    await page.locator('h2.meeting-heading', { hasText: 'No audio kept' }).waitFor();
+    await page.locator('.audio-note', { hasText: 'This meeting did not keep its audio.' }).waitFor();
+    assert.equal(await page.locator('main audio, main .audio-source').count(), 0);
+    assert.equal(await page.getByRole('button', { name: /Load audio/ }).count(), 0);
+    await assert.rejects(checker.call('meeting.audio', { meeting_id: quietId, source: 'file' }), (e) => e.code === -32012);
+  });
+
+  test('a meeting deleted elsewhere leaves the open list', async () => {
+    await page.getByRole('button', { name: '← All meetings' }).click();
+    const row = page.locator(`.meeting-row[data-meeting-id="${quietId}"]`);
+    await row.waitFor();
+    await checker.call('meeting.delete', { meeting_id: quietId });
+    await row.waitFor({ state: 'detached' });
   });
 
   // ---- an agent: a surface, an approval, a chat ----
@@ -350,6 +538,35 @@ describe('the Hark window', () => {
     await gallery.close();
     assert.deepEqual(report, []);
     assert.equal(ids.length, 18);
+  });
+
+  test('surfaces are labelled from the owner the daemon names: an A2A owner with its way in, a client', async () => {
+    await planner.call('a2ui.ingest', {
+      owner: 'remote-planner',
+      payload: [
+        { version: 'v0.9', createSurface: { surfaceId: 'remote-plan', catalogId: CATALOG } },
+        { version: 'v0.9', updateComponents: { surfaceId: 'remote-plan', components: [{ id: 'root', component: 'Text', text: 'Remote plan' }] } },
+      ],
+    });
+    const client = await RpcPeer.connect(daemon.url, { token: daemon.token });
+    await client.call('session.init', { client_id: 'notes-app' });
+    await client.call('a2ui.apply', { version: 'v0.9', createSurface: { surfaceId: 'client-note', catalogId: CATALOG } });
+    await client.call('a2ui.apply', {
+      version: 'v0.9',
+      updateComponents: { surfaceId: 'client-note', components: [{ id: 'root', component: 'Text', text: 'A note' }] },
+    });
+    await go('surfaces');
+    const remote = page.locator('.surface[data-surface-id="remote-plan"]');
+    const note = page.locator('.surface[data-surface-id="client-note"]');
+    await remote.getByText('Remote plan').waitFor();
+    await note.getByText('A note').waitFor();
+    assert.equal(await remote.locator('.surface-owner').textContent(), 'remote-planner (via Planner (planner))');
+    assert.equal(await note.locator('.surface-owner').textContent(), 'notes-app');
+    // The owner stays with a surface after its connection closed.
+    await client.close();
+    const { surfaces } = await checker.call('a2ui.surfaces');
+    assert.deepEqual(surfaces.find((v) => v.surfaceId === 'client-note').owner, { agent_id: null, client_id: 'notes-app', a2a_owner: null });
+    assert.equal(await note.locator('.surface-owner').textContent(), 'notes-app');
   });
 
   let scribe;
@@ -461,12 +678,60 @@ describe('the Hark window', () => {
   });
 
   test('a download that does not match the catalog checksum says so and installs nothing', async () => {
-    models.release();
+    models.release('tiny.en');
     const error = page.locator('tr[data-model="tiny.en"] .pull-error');
     await error.waitFor();
     assert.match(await error.textContent(), /does not match the catalog \(sha256 [0-9a-f]{64}, expected 921e4cf8/);
     const { models: list } = await checker.call('models.list');
     assert.equal(list.find((m) => m.name === 'tiny.en').installed, false);
+  });
+
+  test("a model of the catalog file downloads, its progress shows, and it is then installed", async () => {
+    await page.getByRole('button', { name: 'Download test-small' }).click();
+    await page.waitForFunction(() => {
+      const p = document.querySelector('tr[data-model="test-small"] progress');
+      return p !== null && p.value > 0 && p.value < 100;
+    });
+    const figures = await page.locator('tr[data-model="test-small"] .pull-figures').textContent();
+    assert.match(figures, /^\d+% · [\d.]+ KB of 512\.0 KB$/);
+    models.release('test-small');
+    await page.locator('tr[data-model="test-small"] .model-state', { hasText: 'Installed' }).waitFor();
+    await flash('Downloaded test-small.').waitFor();
+    const { models: list } = await checker.call('models.list');
+    // The daemon checks a download against the catalog's SHA-256 only (not that it is a whisper
+    // file, as models.import does): these bytes are installed like a real model.
+    assert.deepEqual(list.find((m) => m.name === 'test-small'), {
+      name: 'test-small',
+      size_bytes: SMALL_BYTES.length,
+      sha256: SMALL_SHA256,
+      installed: true,
+      path: join(dataDir, 'models', 'ggml-test-small.bin'),
+      default: false,
+      catalog: true,
+    });
+    assert.deepEqual(readFileSync(join(dataDir, 'models', 'ggml-test-small.bin')), SMALL_BYTES);
+    const row = page.locator('tr[data-model="test-small"]');
+    assert.equal(await row.locator('td').nth(0).textContent(), '512.0 KB');
+    assert.equal(await row.locator('.model-state').textContent(), 'Installed');
+    assert.equal(await row.getByRole('button', { name: 'Make test-small the default' }).count(), 1);
+    assert.equal(await row.getByRole('button', { name: 'Remove test-small' }).count(), 1);
+    // The catalog is the file's: the built-in models other than tiny.en are not offered.
+    assert.deepEqual(list.filter((m) => m.catalog).map((m) => m.name).sort(), ['test-small', 'tiny.en']);
+  });
+
+  test('a catalog file that is not valid stops hark serve, naming the file', () => {
+    const bad = join(filesDir, 'bad-catalog.json');
+    writeFileSync(bad, JSON.stringify([{ name: 'x', size_bytes: 1, sha256: 'not hex' }]));
+    const dir = tempDir('hark-ui-badcat-');
+    const r = spawnSync(HARK_BIN, ['serve', '--transcriber', 'fake', '--port', '0', '--no-socket', '--data-dir', dir], {
+      env: { ...process.env, HARK_RUNTIME_DIR: dir, HARK_MODEL_CATALOG: bad },
+      encoding: 'utf8',
+      timeout: WAIT_MS,
+    });
+    removeDir(dir);
+    assert.notEqual(r.status, 0, `exit ${r.status} ${r.signal ?? ''}`);
+    assert.equal(r.signal, null, 'it exited by itself');
+    assert.ok(r.stderr.includes(bad), r.stderr);
   });
 
   test('importing a file that is not a model names the problem', async () => {

@@ -208,3 +208,49 @@ test('connection status and error', () => {
   const s = reduce(initialState, { type: 'connection', status: 'disconnected', error: 'the daemon is not reachable', retryAt: 5 });
   assert.deepEqual(s.connection, { status: 'disconnected', error: 'the daemon is not reachable', retryAt: 5 });
 });
+
+test('meeting.updated renames a listed meeting in place and leaves an unlisted one out', () => {
+  let s = run([
+    { type: 'meetingsLoaded', meetings: [meeting('a', '2025-05-12T15:00:00Z', 'stopped'), meeting('b', '2025-05-11T15:00:00Z', 'stopped')], total: 5, append: false },
+  ]);
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'b', meeting: meeting('b', '2025-05-11T15:00:00Z', 'stopped', { title: 'Renamed' }), change: 'renamed' }) });
+  assert.deepEqual(s.meetings.map((m) => [m.id, m.title]), [['a', 'Meeting a'], ['b', 'Renamed']]);
+  assert.equal(s.meetingsTotal, 5);
+  const before = s;
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'old', meeting: meeting('old', '2020-01-01T00:00:00Z', 'stopped'), change: 'renamed' }) });
+  assert.deepEqual(s.meetings, before.meetings);
+  assert.equal(s.meetingsTotal, 5);
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'a', meeting: meeting('a', '2025-05-12T15:00:00Z', 'stopped', { revision: 2, segment_count: 4 }), change: 'revision' }) });
+  assert.equal(s.meetings[0].revision, 2);
+  assert.equal(reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'a' }) }), s, 'no metadata: nothing');
+});
+
+test('meeting.updated renames a recording meeting without losing its live figures, and the recovery notice', () => {
+  let s = run([
+    { type: 'hostEvent', event: ev('meeting.started', { meeting_id: 'm', meeting: meeting('m', '2025-05-12T15:00:00Z') }) },
+    { type: 'hostEvent', event: ev('meeting.segment', { meeting_id: 'm', segment: { seq: 2, source: 'file', role: 'unknown', t0_ms: 0, t1_ms: 1, timestamp: 't', text: 'x' } }) },
+    { type: 'hostEvent', event: ev('meeting.recovered', { meeting_id: 'r', meeting: meeting('r', '2025-05-10T15:00:00Z', 'interrupted'), broken_lines: 0 }) },
+  ]);
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'm', meeting: meeting('m', '2025-05-12T15:00:00Z', 'recording', { title: 'Live one', segment_count: 1 }), change: 'renamed' }) });
+  assert.equal(s.live.m.meta.title, 'Live one');
+  assert.equal(s.live.m.meta.segment_count, 3);
+  assert.equal(s.meetings.find((m) => m.id === 'm')?.title, 'Live one');
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.updated', { meeting_id: 'r', meeting: meeting('r', '2025-05-10T15:00:00Z', 'interrupted', { title: 'Saved' }), change: 'renamed' }) });
+  assert.equal(s.recovered[0].title, 'Saved');
+});
+
+test('meeting.deleted removes the meeting once, even after the window deleted it itself', () => {
+  let s = run([
+    { type: 'meetingsLoaded', meetings: [meeting('a', '2025-05-12T15:00:00Z', 'stopped'), meeting('b', '2025-05-11T15:00:00Z', 'stopped')], total: 2, append: false },
+    { type: 'hostEvent', event: ev('meeting.recovered', { meeting_id: 'b', meeting: meeting('b', '2025-05-11T15:00:00Z', 'interrupted'), broken_lines: 0 }) },
+  ]);
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.deleted', { meeting_id: 'b' }) });
+  assert.deepEqual(s.meetings.map((m) => m.id), ['a']);
+  assert.equal(s.meetingsTotal, 1);
+  assert.deepEqual(s.recovered, []);
+  s = reduce(s, { type: 'meetingDeleted', meetingId: 'a' });
+  s = reduce(s, { type: 'hostEvent', event: ev('meeting.deleted', { meeting_id: 'a' }) });
+  assert.deepEqual(s.meetings, []);
+  assert.equal(s.meetingsTotal, 0);
+  assert.equal(reduce(s, { type: 'hostEvent', event: ev('meeting.deleted', {}) }), s);
+});

@@ -13,7 +13,7 @@ import { Catalog, MessageProcessor, type SurfaceModel } from '@a2ui/web_core/v0_
 import { basicCatalog } from '@a2ui/lit/v0_9';
 import { injectBasicCatalogStyles } from '@a2ui/web_core/v0_9/basic_catalog';
 import { applySurfaceResult, syncSurfaces, type A2uiMessage, type SurfaceMap } from '../lib/surfaces.js';
-import type { SurfaceView } from '../lib/types.js';
+import type { SurfaceResult, SurfaceView } from '../lib/types.js';
 
 export type ActionSink = (action: {
   name: string;
@@ -60,7 +60,7 @@ export class SurfaceRenderer {
   }
 
   /** One `a2ui.event` result. */
-  applyResult(result: { surfaceId: string; deleted: boolean; surface?: SurfaceView }): void {
+  applyResult(result: SurfaceResult): void {
     const step = applySurfaceResult(this.views, result);
     this.views = step.surfaces;
     this.run(step.messages);

@@ -134,6 +134,7 @@ export class HarkApp extends LitElement {
     window.removeEventListener('hashchange', this.followRoute);
     this.connector.stop();
     this.stopTicker();
+    this.meetingPage.releaseAudio();
     this.unlistenDaemon?.();
     this.unlistenDaemon = null;
   }
@@ -305,6 +306,8 @@ export class HarkApp extends LitElement {
 
   protected updated(): void {
     this.live.keepInView(this);
+    // Left the meeting page (another view, the list): its players' Blob URLs go.
+    if (this.view !== 'meetings' || !this.openMeetingId) this.meetingPage.releaseAudio();
   }
 
   render(): TemplateResult {

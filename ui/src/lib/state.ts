@@ -80,7 +80,10 @@ export interface AppState {
   /** Meetings recovered after a crash that the person has not dismissed. */
   recovered: RecoveredMeeting[];
   dismissedRecovered: string[];
-  /** The `agent_id` that last changed each surface (from host events); null: none claimed. */
+  /**
+   * The `agent_id` that last changed each surface (from host events); null: none claimed. Only
+   * the fallback for a daemon whose surface views do not name their `owner`.
+   */
   surfaceOwners: Record<string, string | null>;
   settings: DaemonSettings | null;
   /** `host.notification`s, newest first (at most 20). */
@@ -305,6 +308,16 @@ function applyHostEvent(state: AppState, event: HostEvent): AppState {
       const next = noteRecovered(state, p);
       return meta ? upsertMeeting(next, meta) : next;
     }
+    case 'meeting.updated': {
+      // Renamed, or a second pass stored a new revision (by this window or anyone else).
+      const meta = p.meeting as MeetingMetadata | undefined;
+      if (!meta || typeof meta.id !== 'string') return state;
+      return applyMeetingUpdate(state, meta);
+    }
+    case 'meeting.deleted': {
+      const id = typeof p.meeting_id === 'string' ? p.meeting_id : null;
+      return id ? reduce(state, { type: 'meetingDeleted', meetingId: id }) : state;
+    }
     case 'a2ui.surface_updated':
     case 'a2ui.surface_deleted':
       return noteSurfaceOwner(state, event);
@@ -365,6 +378,30 @@ function applyVoiceEvent(state: AppState, sessionId: string, event: VoiceEvent):
       return state;
   }
   return withLive(state, where.meetingId, { ...m, segments, sources: { ...m.sources, [where.source]: source } });
+}
+
+/**
+ * A meeting's new metadata from `meeting.updated`: replaces the list's copy in place (one not in
+ * the loaded page stays unlisted: it is counted already), the live copy (keeping the live segment
+ * count, which may be ahead) and the title in the recovery notice.
+ */
+function applyMeetingUpdate(state: AppState, meta: MeetingMetadata): AppState {
+  let next = state;
+  const m = state.live[meta.id];
+  const current = m && m.meta.status === 'recording' && meta.status === 'recording'
+    ? { ...meta, segment_count: Math.max(meta.segment_count, m.meta.segment_count) }
+    : meta;
+  if (m) next = withLive(next, meta.id, { ...m, meta: current });
+  const i = next.meetings.findIndex((x) => x.id === meta.id);
+  if (i >= 0) {
+    const meetings = [...next.meetings];
+    meetings[i] = current;
+    next = { ...next, meetings: sortMeetings(meetings) };
+  }
+  if (next.recovered.some((r) => r.meeting_id === meta.id)) {
+    next = { ...next, recovered: next.recovered.map((r) => (r.meeting_id === meta.id ? { ...r, title: meta.title } : r)) };
+  }
+  return next;
 }
 
 function noteRecovered(state: AppState, payload: unknown): AppState {

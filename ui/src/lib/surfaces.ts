@@ -8,7 +8,7 @@
  * that changed (unchanged ones are not touched, so the person's input in them stays), and a
  * whole-model `updateDataModel` only when the agent's data model changed.
  */
-import type { SurfaceView } from './types.js';
+import type { SurfaceResult, SurfaceView } from './types.js';
 
 export const A2UI_VERSION = 'v0.9';
 
@@ -56,11 +56,12 @@ export interface SurfaceStep {
   surfaces: SurfaceMap;
 }
 
-/** One `a2ui.event` result: `{surfaceId, deleted, surface?}`. */
-export function applySurfaceResult(
-  surfaces: SurfaceMap,
-  result: { surfaceId: string; deleted: boolean; surface?: SurfaceView },
-): SurfaceStep {
+/**
+ * One `a2ui.event` result: `{surfaceId, deleted, surface?, owner?}`. The host's results name the
+ * owner next to the view (`result.owner`); it is kept with the view (as `owner`, like the views of
+ * `a2ui/replay`). A result without one keeps the owner already known.
+ */
+export function applySurfaceResult(surfaces: SurfaceMap, result: SurfaceResult): SurfaceStep {
   const prev = surfaces[result.surfaceId];
   if (result.deleted || !result.surface) {
     if (!prev) return { messages: [], surfaces };
@@ -72,10 +73,19 @@ export function applySurfaceResult(
   if (prev && typeof prev.revision === 'number' && result.surface.revision < prev.revision) {
     return { messages: [], surfaces };
   }
+  const view = withOwner(result.surface, result, prev);
   return {
-    messages: messagesForView(prev, result.surface),
-    surfaces: { ...surfaces, [result.surfaceId]: result.surface },
+    messages: messagesForView(prev, view),
+    surfaces: { ...surfaces, [result.surfaceId]: view },
   };
+}
+
+/** The view with its owner: the result's, else the view's own, else the one known before. */
+function withOwner(view: SurfaceView, result: SurfaceResult, prev: SurfaceView | undefined): SurfaceView {
+  if (result.owner !== undefined) return { ...view, owner: result.owner };
+  if (view.owner !== undefined) return view;
+  if (prev && prev.owner !== undefined && prev.createdAt === view.createdAt) return { ...view, owner: prev.owner };
+  return view;
 }
 
 /**

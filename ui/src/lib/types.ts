@@ -1,3 +1,5 @@
+import type { SurfaceOwner } from './owner.js';
+
 /**
  * The daemon's wire shapes the window reads, as docs/API.md describes them. Only what the window
  * uses is typed; unknown fields are kept (they pass through untouched).
@@ -194,6 +196,19 @@ export interface SurfaceView {
   createdAt: number;
   updatedAt: number;
   revision: number;
+  /**
+   * Who put it there (the host's views, newer daemons): absent from an older daemon's views,
+   * null when the daemon no longer knows.
+   */
+  owner?: SurfaceOwner | null;
+}
+
+/** An `a2ui.event` / `a2ui.apply` result: `{surfaceId, deleted, surface?}`; the host's carry `owner`. */
+export interface SurfaceResult {
+  surfaceId: string;
+  deleted: boolean;
+  surface?: SurfaceView;
+  owner?: SurfaceOwner | null;
 }
 
 /** The daemon settings of `settings.get` / `settings.update` (docs/API.md, Settings). */

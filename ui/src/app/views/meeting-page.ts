@@ -1,14 +1,20 @@
 /**
  * One meeting: its transcript (timestamps, source and role), rename (`meeting.update`), export
- * to every `meeting.export` format (saved as a file), delete after a confirmation, and
- * "Transcribe again" (`meeting.retranscribe`) with a model choice and its progress.
+ * to every `meeting.export` format (saved as a file), delete after a confirmation,
+ * "Transcribe again" (`meeting.retranscribe`) with a model choice and its progress, and the kept
+ * audio of each source (`meeting.audio`, read in chunks into a Blob URL for an `<audio>` player).
+ *
+ * It follows the meeting's host events: a rename or a new revision made elsewhere
+ * (`meeting.updated`) shows at once; a meeting deleted elsewhere (`meeting.deleted`) is said to
+ * be gone instead of showing what it was.
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
 import { EXPORT_FORMATS, exportFileName, mimeFor } from '../../lib/download.js';
-import { formatDateTime, formatDuration, formatOffset, percent } from '../../lib/format.js';
+import { fetchAudio, type AudioChunk } from '../../lib/audio.js';
+import { formatBytes, formatDateTime, formatDuration, formatOffset, percent } from '../../lib/format.js';
 import { describeError } from '../../lib/rpc.js';
-import type { HostEvent, MeetingMetadata, ModelEntry, Segment } from '../../lib/types.js';
+import type { HostEvent, MeetingMetadata, MeetingSource, ModelEntry, Segment } from '../../lib/types.js';
 import { WINDOW_CLIENT_ID, downloadText } from '../daemon.js';
 import type { HarkApp } from '../hark-app.js';
 import { meetingStatus, sourceText, transcript } from './common.js';
@@ -17,6 +23,15 @@ interface Loaded {
   metadata: MeetingMetadata;
   revision: number;
   segments: Segment[];
+}
+
+/** One source's player: loading its chunks, ready (a Blob URL), or failed (why). */
+interface SourceAudio {
+  status: 'loading' | 'ready' | 'error';
+  bytes: number;
+  total: number;
+  url: string | null;
+  error: string | null;
 }
 
 export class MeetingPage {
@@ -36,14 +51,20 @@ export class MeetingPage {
   private progress: { done_ms: number; total_ms: number } | null = null;
   private retranscribeError: string | null = null;
   private loadSeq = 0;
+  /** Set when the open meeting was deleted elsewhere: its title, shown instead of stale data. */
+  private gone: { title: string; audio: boolean } | null = null;
+  /** The players of the open meeting, by source name; their Blob URLs are revoked on leaving. */
+  private audio = new Map<string, SourceAudio>();
 
   constructor(private readonly app: HarkApp) {}
 
   /** Opens a meeting (at its latest revision, or the one given). */
   async load(id: string, revision?: number): Promise<void> {
     if (id !== this.id) {
+      this.releaseAudio();
       this.id = id;
       this.data = null;
+      this.gone = null;
       this.renaming = false;
       this.confirmingDelete = false;
       this.progress = null;
@@ -60,6 +81,7 @@ export class MeetingPage {
       const r = await this.app.call<Loaded>('meeting.get', params);
       if (mine !== this.loadSeq) return;
       this.data = r;
+      this.gone = null;
       if (r.metadata.status === 'recording') {
         this.app.dispatch({ type: 'liveSegments', meetingId: id, segments: r.segments });
       }
@@ -91,11 +113,86 @@ export class MeetingPage {
 
   onHostEvent(event: HostEvent): void {
     if (!this.id) return;
-    const p = (event.payload ?? {}) as { meeting_id?: string; meeting?: MeetingMetadata };
+    const p = (event.payload ?? {}) as { meeting_id?: string; meeting?: MeetingMetadata; change?: string };
     if (p.meeting_id !== this.id) return;
-    if (event.kind === 'meeting.stopped' || event.kind === 'meeting.recovered') {
-      void this.load(this.id);
+    switch (event.kind) {
+      case 'meeting.stopped':
+      case 'meeting.recovered':
+        void this.load(this.id);
+        break;
+      case 'meeting.updated':
+        if (p.meeting) this.onUpdated(p.meeting, p.change);
+        break;
+      case 'meeting.deleted':
+        this.onDeleted();
+        break;
     }
+  }
+
+  /** Renamed (the heading follows) or transcribed again (the newest revision is shown). */
+  private onUpdated(meta: MeetingMetadata, change: string | undefined): void {
+    if (!this.data || this.data.metadata.id !== meta.id) return;
+    const wasLatest = this.data.revision === this.data.metadata.revision;
+    this.data = { ...this.data, metadata: meta };
+    // This window's own second pass loads its revision when the call returns.
+    if (change === 'revision' && this.progress === null && wasLatest && meta.revision !== this.data.revision) {
+      this.app.flash(`“${meta.title}” was transcribed again: revision ${meta.revision} is shown.`);
+      void this.load(meta.id);
+    }
+    this.app.requestUpdate();
+  }
+
+  /** Deleted elsewhere (another window, `hark`, ...): this window's own delete goes back to the list. */
+  private onDeleted(): void {
+    if (this.deleting) return;
+    const meta = this.meta ?? this.data?.metadata ?? null;
+    this.releaseAudio();
+    this.gone = { title: meta?.title ?? this.id ?? '', audio: meta?.persist_audio ?? false };
+    this.data = null;
+    this.error = null;
+    this.loadSeq++;
+    this.loading = false;
+    this.renaming = false;
+    this.confirmingDelete = false;
+    this.progress = null;
+    this.app.requestUpdate();
+  }
+
+  /** Revokes the players' Blob URLs (leaving the page, another meeting, a deletion). */
+  releaseAudio(): void {
+    if (this.audio.size === 0) return;
+    for (const a of this.audio.values()) if (a.url) URL.revokeObjectURL(a.url);
+    // A load still running sees its entry gone and drops what it fetched.
+    this.audio = new Map();
+  }
+
+  private async loadAudio(meetingId: string, source: string): Promise<void> {
+    const previous = this.audio.get(source);
+    if (previous?.status === 'loading') return;
+    if (previous?.url) URL.revokeObjectURL(previous.url);
+    const entry: SourceAudio = { status: 'loading', bytes: 0, total: 0, url: null, error: null };
+    const players = this.audio;
+    players.set(source, entry);
+    this.app.requestUpdate();
+    const stale = () => this.audio !== players || players.get(source) !== entry || this.id !== meetingId;
+    try {
+      const r = await fetchAudio((method, params) => this.app.call<AudioChunk>(method, params), meetingId, source, {
+        cancelled: stale,
+        onProgress: (bytes, total) => {
+          entry.bytes = bytes;
+          entry.total = total;
+          this.app.requestUpdate();
+        },
+      });
+      if (!r || stale()) return;
+      entry.url = URL.createObjectURL(new Blob(r.chunks, { type: 'audio/wav' }));
+      entry.status = 'ready';
+    } catch (e) {
+      if (stale()) return;
+      entry.status = 'error';
+      entry.error = describeError(e);
+    }
+    this.app.requestUpdate();
   }
 
   onRetranscribeProgress(p: Record<string, unknown>): void {
@@ -190,6 +287,11 @@ export class MeetingPage {
 
   render(id: string): TemplateResult {
     const back = html`<button type="button" class="link back" @click=${() => this.app.openMeeting(null)}>← All meetings</button>`;
+    if (this.gone && id === this.id) {
+      return html`${back}<h2 tabindex="-1">Meeting deleted</h2>
+        <p class="banner warn meeting-gone" role="alert">“${this.gone.title}” was deleted elsewhere (another window, an agent
+          or <code>hark</code> on the command line). Its transcript${this.gone.audio ? ' and audio are' : ' is'} no longer on this computer.</p>`;
+    }
     if (this.error && (!this.data || this.data.metadata.id !== id)) {
       return html`${back}<h2 tabindex="-1">Meeting</h2>
         <p class="error" role="alert">Could not open the meeting: ${this.error}
@@ -330,10 +432,38 @@ export class MeetingPage {
 
   private renderAudio(meta: MeetingMetadata): TemplateResult {
     if (!meta.persist_audio) return html`<p class="muted audio-note">This meeting did not keep its audio.</p>`;
-    // The daemon keeps one WAV per source but offers no way to read it over the socket
-    // (ui/DAEMON-GAPS.md): say so rather than show a player that cannot play.
-    return html`<p class="muted audio-note">
-      This meeting kept its audio (one WAV per source, in the daemon's data folder). Playing it here is not available yet.
-    </p>`;
+    if (meta.status === 'recording') {
+      return html`<p class="muted audio-note">The audio can be played here once the recording stops.</p>`;
+    }
+    return html`<section class="audio" aria-labelledby="audio-title">
+      <h3 id="audio-title">Audio</h3>
+      <ul class="audio-sources">
+        ${meta.sources.map((s, i) => this.renderSourceAudio(meta.id, s, i))}
+      </ul>
+    </section>`;
+  }
+
+  private renderSourceAudio(meetingId: string, s: MeetingSource, i: number): TemplateResult {
+    const a = this.audio.get(s.name);
+    const label = sourceText(s.name, s.role);
+    const labelId = `audio-label-${i}`;
+    return html`<li class="audio-source" data-source=${s.name}>
+      <span class="audio-label" id=${labelId}>${label}</span>
+      ${a?.status === 'ready' && a.url
+        ? html`<audio class="audio-player" controls preload="metadata" src=${a.url} aria-labelledby=${labelId}></audio>`
+        : nothing}
+      ${!a || a.status === 'error'
+        ? html`<button type="button" class="small" aria-label="Load audio of ${label}" @click=${() => void this.loadAudio(meetingId, s.name)}>
+            ${a ? 'Try again' : 'Load audio'}
+          </button>`
+        : nothing}
+      ${a?.status === 'loading'
+        ? html`<span class="progress-row">
+            <progress class="audio-progress" max="100" .value=${live(percent(a.bytes, a.total))} aria-label="Loading the audio of ${label}"></progress>
+            <span class="audio-figures">${a.total > 0 ? `${formatBytes(a.bytes)} of ${formatBytes(a.total)}` : 'Starting…'}</span>
+          </span>`
+        : nothing}
+      ${a?.status === 'error' ? html`<p class="error audio-error" role="alert">Could not load the audio of ${label}: ${a.error}</p>` : nothing}
+    </li>`;
   }
 }

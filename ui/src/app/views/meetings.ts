@@ -58,9 +58,14 @@ export class MeetingsView {
   }
 
   onHostEvent(event: HostEvent): void {
+    // The list itself follows the events in the state (lib/state.ts); the titles of search hits
+    // outside the loaded page are kept here.
+    const p = (event.payload ?? {}) as { meeting_id?: string; meeting?: MeetingMetadata };
+    if (event.kind === 'meeting.updated' && p.meeting && this.titles.has(p.meeting.id)) this.titles.set(p.meeting.id, p.meeting.title);
+    if (event.kind === 'meeting.deleted' && p.meeting_id) this.titles.delete(p.meeting_id);
     // Results of a search go stale when a meeting changes under it: search again.
     if (!this.query.trim()) return;
-    if (['meeting.stopped', 'meeting.recovered'].includes(event.kind)) this.scheduleSearch();
+    if (['meeting.stopped', 'meeting.recovered', 'meeting.updated', 'meeting.deleted'].includes(event.kind)) this.scheduleSearch();
   }
 
   private onInput(value: string): void {

@@ -3,13 +3,15 @@
  * that owns it, rendered by `@a2ui/lit`; the person's actions go back with `a2ui.action`.
  *
  * Fed by `a2ui/subscribe` (`a2ui.event`s with whole surface views) after an `a2ui/replay` of the
- * screen; owners come from the host events (`a2ui.surface_updated` names the agent).
+ * screen. The owner comes with each view (`owner`); from a daemon too old to send it, from the
+ * host events (`a2ui.surface_updated` names the agent), lib/owner.ts.
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { formatDateTime } from '../../lib/format.js';
 import { describeError } from '../../lib/rpc.js';
 import { orderedSurfaces } from '../../lib/surfaces.js';
-import type { SurfaceView } from '../../lib/types.js';
+import { surfaceOwnerLabel } from '../../lib/owner.js';
+import type { SurfaceResult, SurfaceView } from '../../lib/types.js';
 import { SurfaceRenderer, type ActionSink } from '../a2ui.js';
 import { openExternal } from '../daemon.js';
 import type { HarkApp } from '../hark-app.js';
@@ -45,7 +47,7 @@ export class SurfacesView {
 
   onEvent(p: Record<string, unknown>): void {
     const kind = p.kind;
-    const result = p.result as { surfaceId: string; deleted: boolean; surface?: SurfaceView } | undefined;
+    const result = p.result as SurfaceResult | undefined;
     if ((kind === 'a2ui.surface_updated' || kind === 'a2ui.surface_deleted') && result && typeof result.surfaceId === 'string') {
       this.renderer.applyResult({ ...result, deleted: kind === 'a2ui.surface_deleted' || result.deleted === true });
       this.app.requestUpdate();
@@ -60,13 +62,10 @@ export class SurfacesView {
     }
   }
 
-  private ownerLabel(id: string): string {
+  private ownerLabel(v: SurfaceView): string {
     const owners = this.app.state.surfaceOwners;
-    if (!(id in owners)) return 'an unknown agent';
-    const agentId = owners[id];
-    if (!agentId) return 'an agent without a name';
-    const agent = this.app.state.agents.find((a) => a.id === agentId);
-    return agent && agent.name !== agentId ? `${agent.name} (${agentId})` : agentId;
+    const inferred = v.surfaceId in owners ? { agentId: owners[v.surfaceId] } : undefined;
+    return surfaceOwnerLabel(v.owner, inferred, this.app.state.agents);
   }
 
   render(): TemplateResult {
@@ -85,7 +84,7 @@ export class SurfacesView {
   private renderSurface(v: SurfaceView): TemplateResult {
     const model = this.renderer.model(v.surfaceId);
     const error = this.renderer.errors.get(v.surfaceId);
-    const owner = this.ownerLabel(v.surfaceId);
+    const owner = this.ownerLabel(v);
     const headingId = `surface-${v.surfaceId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     return html`<section class="surface" data-surface-id=${v.surfaceId} aria-labelledby=${headingId}>
       <header class="surface-head">
