@@ -71,7 +71,8 @@ dbus-run-session -- bash -c '
     sleep 0.05
   done
   [ -f "$HARK_RUNTIME_DIR/daemon.json" ] || { echo "no discovery file after 30 s: $(tail -20 "$log")" >&2; kill -KILL "$pid"; exit 1; }
-  "$HARK_BIN" status | head -5 || { kill -KILL "$pid"; exit 1; }
+  status=$("$HARK_BIN" status) || { echo "hark status failed" >&2; kill -KILL "$pid"; exit 1; }
+  head -5 <<<"$status"
   kill -TERM "$pid"
   for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   if kill -0 "$pid" 2>/dev/null; then echo "the app did not stop within 10 s of SIGTERM" >&2; kill -KILL "$pid"; exit 1; fi

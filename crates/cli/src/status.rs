@@ -71,36 +71,49 @@ pub fn status(location: &Location, raw: bool) -> anyhow::Result<ExitCode> {
         let admission = client.call("admission.status", json!({})).await?;
         anyhow::Ok((info, admission))
     })?;
-    if raw {
-        println!("{}", json!({ "server_info": info.0, "admission": info.1 }));
+    let text = if raw {
+        format!("{}\n", json!({ "server_info": info.0, "admission": info.1 }))
     } else {
-        print_readable(&d, &info.0, &info.1);
+        readable(&d, &info.0, &info.1)
+    };
+    // A reader that stops early (`hark status | head -3`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn print_readable(d: &Discovery, info: &Value, admission: &Value) {
+/// The readable status, every line ending in a newline.
+fn readable(d: &Discovery, info: &Value, admission: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            let _ = writeln!(out, $($arg)*);
+        };
+    }
     let uptime_s = info["uptime_ms"].as_u64().unwrap_or(0) / 1000;
-    println!(
+    say!(
         "hark {} (protocol v{}) — running, pid {}",
         info["server_version"].as_str().unwrap_or("?"),
         info["protocol_version"],
         d.pid
     );
-    println!("  uptime        {}h {:02}m {:02}s", uptime_s / 3600, uptime_s / 60 % 60, uptime_s % 60);
-    println!("  url           {}", d.ws_url);
+    say!("  uptime        {}h {:02}m {:02}s", uptime_s / 3600, uptime_s / 60 % 60, uptime_s % 60);
+    say!("  url           {}", d.ws_url);
     if let Some(socket) = &d.socket {
-        println!("  socket        {}", socket.display());
+        say!("  socket        {}", socket.display());
     }
-    println!("  data dir      {}", d.data_dir.display());
-    println!(
+    say!("  data dir      {}", d.data_dir.display());
+    say!(
         "  auth          {}",
         if info["auth_enabled"].as_bool() == Some(true) { "token" } else { "DISABLED" }
     );
     // This `status` connection is one of them.
-    println!("  connections   {} (sessions {}, this one included)", info["connections"], info["sessions"]);
+    say!("  connections   {} (sessions {}, this one included)", info["connections"], info["sessions"]);
     let model = &info["model"];
-    println!(
+    say!(
         "  model         {}",
         match model["name"].as_str() {
             Some(name) => format!(
@@ -110,15 +123,18 @@ fn print_readable(d: &Discovery, info: &Value, admission: &Value) {
             None => "none".into(),
         }
     );
-    println!(
+    say!(
         "  inference     {} of {} permits free, {} queued",
-        admission["permits_available"], admission["permits_total"], admission["queued"]
+        admission["permits_available"],
+        admission["permits_total"],
+        admission["queued"]
     );
     let caps: Vec<&str> = info["capabilities"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    println!("  capabilities  {}", caps.join(", "));
+    say!("  capabilities  {}", caps.join(", "));
+    out
 }
 
 /// A host-role connection to the daemon that owns the data dir, when one runs and answers.

@@ -83,6 +83,19 @@ fn serve_ready_line_discovery_and_clean_shutdown() {
     let out = hark(root.path()).args(["status", "--json", "--data-dir"]).arg(&s.data).output().unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["server_info"]["protocol_version"], Value::from(3));
+    // A reader that stops early (`hark status | head -1`) is no failure: the pipe is closed
+    // before anything is written.
+    let mut cmd = hark(root.path());
+    let mut early = cmd
+        .args(["status", "--data-dir"])
+        .arg(&s.data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(early.stdout.take());
+    let out = early.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let status = sigterm(&mut s.child);
     assert!(status.success(), "exit status {status}");
