@@ -278,6 +278,20 @@ test(
     await wd.screenshot(join(shots, 'desktop-meetings.png'));
     await wd.click(row);
     assert.match(await eventually('its transcript', 10_000, () => wd.text('li.seg.final .seg-text')), /^speech \d+ \(/);
+    // The kept audio plays in WebKitGTK too: meeting.audio chunks into a Blob (CSP media-src
+    // blob:), decoded by GStreamer; its duration is the meeting's.
+    await wd.click('.audio-source[data-source="mic"] button');
+    const media = await eventually('the audio player', 20_000, () =>
+      wd.run(`const el = document.querySelector('.audio-source[data-source="mic"] audio.audio-player');
+        if (!el) return null;
+        if (el.error) return { error: el.error.code + ' ' + el.error.message, src: el.src };
+        return el.readyState >= 1 ? { duration: el.duration, src: el.src } : null;`),
+    );
+    const stored = await host.call('meeting.get', { meeting_id: id });
+    assert.equal(media.error, undefined, JSON.stringify(media));
+    assert.match(media.src, /^blob:/);
+    assert.ok(Math.abs(media.duration * 1000 - stored.metadata.duration_ms) < 500,
+      `player ${media.duration} s vs the meeting's ${stored.metadata.duration_ms} ms`);
     await wd.screenshot(join(shots, 'desktop-meeting.png'));
     await wd.click('button.nav-item[data-view="settings"]');
     await eventually('the settings view', 10_000, () => wd.run(`return document.querySelector('main')?.dataset.view === 'settings';`));

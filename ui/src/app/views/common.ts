@@ -75,8 +75,13 @@ export function transcript(
 /** A horizontal bar (role meter) for a 0..1 fill. The width is set through the CSSOM
  * (styleMap), which a CSP without 'unsafe-inline' styles still allows. */
 export function meterBar(label: string, fill: number, cls = 'level'): TemplateResult {
-  const pct = Math.round(Math.max(0, Math.min(1, fill)) * 100);
+  const clamped = Math.max(0, Math.min(1, fill));
+  const pct = Math.round(clamped * 100);
+  // Drawn as a transform in steps of 5% and never animated: a `width` transition relaid and
+  // repainted the page for most of every 100 ms between level events, which cost WebKitGTK more
+  // than a whole core while a meeting ran (BENCHMARKS.md, "The window while a meeting runs").
+  const step = Math.round(clamped * 20) / 20;
   return html`<div class="meter ${cls}" role="meter" aria-label=${label} aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct}>
-    <div class="meter-fill" style=${styleMap({ width: `${pct}%` })}></div>
+    <div class="meter-fill" style=${styleMap({ transform: `scaleX(${step})` })}></div>
   </div>`;
 }
