@@ -102,34 +102,6 @@ async fn an_unauthenticated_connection_is_dropped_after_the_auth_timeout() {
 }
 
 #[tokio::test]
-async fn a_client_that_stops_reading_is_dropped_whatever_it_queued() {
-    // Few, large replies: the queue never reaches its message bound, yet nothing moves.
-    let d = TestDaemon::start_with(|c| c.limits.slow_consumer = Duration::from_millis(500)).await;
-    let mut peer = RawPeer::connect(d.port).await.unwrap();
-    let auth = json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token } });
-    peer.send_text(&auth.to_string()).await.unwrap();
-    let tools: Vec<_> =
-        (0..200).map(|i| json!({ "name": format!("t{i}"), "description": "x".repeat(2000) })).collect();
-    peer.send_text(
-        &json!({ "jsonrpc": "2.0", "id": 1, "method": "tools.register", "params": tools }).to_string(),
-    )
-    .await
-    .unwrap();
-    for id in 2..80 {
-        let list = json!({ "jsonrpc": "2.0", "id": id, "method": "tools.list" });
-        if peer.send_text(&list.to_string()).await.is_err() {
-            break;
-        }
-    }
-    let t = Instant::now();
-    assert_eq!(settle(&d).await, (0, 0), "dropped and released");
-    // The rule fires after 500 ms of no progress, but the daemon first builds up to 80 replies of
-    // ~400 KB (about 2.7 s in a debug build on an idle 2-core machine, more while the real-model
-    // tests run). 6 s is still far from anything else that could end the connection (idle 90 s).
-    assert!(t.elapsed() < Duration::from_secs(6), "took {:?}", t.elapsed());
-}
-
-#[tokio::test]
 async fn work_racing_a_disconnect_never_outlives_the_cleanup() {
     let d = TestDaemon::start().await;
     for i in 0..20 {

@@ -363,3 +363,38 @@ async fn eventually_some<T>(what: &str, mut get: impl FnMut() -> Option<T>) -> T
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// In this binary, not the daemon tests': its bound is on CPU work (the daemon builds many large
+/// replies before the rule can fire), and beside the real-model tests it went from about 4 s
+/// to over 6 s on 2 cores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_whatever_it_queued() {
+    let _turn = SERIAL.lock().await;
+    // Few, large replies: the queue never reaches its message bound, yet nothing moves.
+    let d = TestDaemon::start_with(|c| c.limits.slow_consumer = Duration::from_millis(500)).await;
+    let mut peer = RawPeer::connect(d.port).await.unwrap();
+    let auth = json!({ "jsonrpc": "2.0", "id": 0, "method": "session.auth", "params": { "token": d.token } });
+    peer.send_text(&auth.to_string()).await.unwrap();
+    let tools: Vec<_> =
+        (0..200).map(|i| json!({ "name": format!("t{i}"), "description": "x".repeat(2000) })).collect();
+    peer.send_text(
+        &json!({ "jsonrpc": "2.0", "id": 1, "method": "tools.register", "params": tools }).to_string(),
+    )
+    .await
+    .unwrap();
+    for id in 2..80 {
+        let list = json!({ "jsonrpc": "2.0", "id": id, "method": "tools.list" });
+        if peer.send_text(&list.to_string()).await.is_err() {
+            break;
+        }
+    }
+    let t = Instant::now();
+    let released = || async {
+        d.daemon.session_count() == 0 && d.daemon.live_connection_objects.load(Ordering::Acquire) == 0
+    };
+    eventually("the connection dropped and released", Duration::from_secs(10), released).await;
+    // The rule fires after 500 ms of no progress, but the daemon first builds up to 80 replies of
+    // ~400 KB (3.3-4.0 s in a debug build on an idle 2-core machine). 6 s is still far from anything
+    // else that could end the connection (idle 90 s).
+    assert!(t.elapsed() < Duration::from_secs(6), "took {:?}", t.elapsed());
+}
