@@ -2,7 +2,7 @@
 // WebKitWebDriver), a small JSON-RPC client over the daemon's WebSocket (the `ws` package, a
 // root devDependency), waiting on state, and the daemon's runtime files.
 
-import { readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -222,4 +222,31 @@ export function artifacts() {
   const dir = process.env.HARK_ARTIFACTS || '/tmp/hark-artifacts';
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Clock ticks per second of /proc's CPU times (getconf CLK_TCK on Linux x86-64). */
+export const TICK = 100;
+
+/** `root` and every process below it, from /proc (Linux). */
+export function descendants(root) {
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  const all = [];
+  const stack = [root];
+  while (stack.length) {
+    const pid = stack.pop();
+    all.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return all;
 }

@@ -14,47 +14,23 @@
 //   node tests/desktop/measure-live.mjs BIN [RUNS] [REPEATS_OF_JFK] [FLOOR_SECONDS]
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WebDriver, daemonClient, discovery, eventually, freePort } from './lib.mjs';
+import { TICK, WebDriver, daemonClient, descendants, discovery, eventually, freePort } from './lib.mjs';
 
 const [bin, runsArg = '3', repeatsArg = '6', floorArg = '30'] = process.argv.slice(2);
 const runs = Number(runsArg);
 const repeats = Number(repeatsArg);
 const floorSeconds = Number(floorArg);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux x86-64)
-
-function children(root) {
-  const kids = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!kids.has(ppid)) kids.set(ppid, []);
-      kids.get(ppid).push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  const all = [];
-  const stack = [root];
-  while (stack.length) {
-    const pid = stack.pop();
-    all.push(pid);
-    stack.push(...(kids.get(pid) ?? []));
-  }
-  return all;
-}
 
 /** CPU ticks of the app process and of its web process(es). */
 function ticks(appPid) {
   let app = 0;
   let web = 0;
-  for (const pid of children(appPid)) {
+  for (const pid of descendants(appPid)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));

@@ -14,41 +14,17 @@
 //   node tests/desktop/measure.mjs BIN [RUNS] [IDLE_SECONDS]
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonClient, discovery, eventually, freePort } from './lib.mjs';
+import { TICK, daemonClient, descendants, discovery, eventually, freePort } from './lib.mjs';
 
 const [bin, runsArg = '3', idleArg = '60'] = process.argv.slice(2);
 const runs = Number(runsArg);
 const idle = Number(idleArg);
 const here = dirname(fileURLToPath(import.meta.url));
-const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux x86-64)
 const PAGE = 4096;
-
-function descendants(root) {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  const all = [];
-  const stack = [root];
-  while (stack.length) {
-    const pid = stack.pop();
-    all.push(pid);
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return all;
-}
 
 function sample(root) {
   let rss = 0;
