@@ -88,9 +88,14 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(std::io::stderr().is_terminal());
     let report = bar.clone();
     let started = Instant::now();
-    let transcript = transcriber
-        .transcribe_with_progress(&audio, &options, Arc::new(move |p| report.show(p)))
-        .context("transcription failed")?;
+    // Long silences cut out first (whisper invents words for them): `hark_transcribe::pack`.
+    let transcript = hark_transcribe::pack::transcribe_speech(
+        &*transcriber,
+        &audio,
+        &options,
+        Arc::new(move |p| report.show(p)),
+    )
+    .context("transcription failed")?;
     bar.done(started.elapsed().as_secs_f64(), duration_ms);
     // The one formatter meetings use too (`hark_store::export`).
     let cues: Vec<Cue> =

@@ -414,3 +414,51 @@ fn models_import_default_remove_with_the_real_model() {
         .starts_with(catalog_sha);
     assert_eq!(line.contains("own file"), !is_catalogs, "{line}");
 }
+
+#[test]
+fn models_quantize_installs_a_smaller_copy_that_transcribes() {
+    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
+        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let models = |args: &[&str]| {
+        hark(root.path()).arg("models").args(args).arg("--data-dir").arg(&data).output().unwrap()
+    };
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+    let out = models(&["quantize", "tiny.en", "q8_0"]);
+    assert!(!out.status.success() && err(&out).contains("not installed"), "{}", err(&out));
+    let out = hark(root.path())
+        .args(["models", "import"])
+        .arg(&model)
+        .args(["--name", "tiny.en", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let out = models(&["quantize", "tiny.en", "q4_k"]);
+    assert!(!out.status.success() && err(&out).contains("one of q8_0, q5_0, q5_1"), "{}", err(&out));
+    let out = models(&["quantize", "tiny.en", "q8_0"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let quantized = data.join("models/ggml-tiny.en-q8_0.bin");
+    let (before, after) =
+        (std::fs::metadata(&model).unwrap().len(), std::fs::metadata(&quantized).unwrap().len());
+    assert!(after < before * 6 / 10, "{after} of {before} bytes");
+    assert!(data.join("models/ggml-tiny.en-q8_0.bin.sha256").exists());
+    let list = String::from_utf8(models(&["list"]).stdout).unwrap();
+    assert!(list.lines().any(|l| l.starts_with("tiny.en-q8_0 ") && l.contains("installed")), "{list}");
+    // Once is enough: the same name again, or a quantized file as the source, is refused.
+    let out = models(&["quantize", "tiny.en", "q8_0"]);
+    assert!(!out.status.success() && err(&out).contains("installed already"), "{}", err(&out));
+    let out = models(&["quantize", "tiny.en-q8_0", "q5_0"]);
+    assert!(!out.status.success() && err(&out).contains("already quantized"), "{}", err(&out));
+    let out = hark(root.path())
+        .args(["transcribe", "--model", "tiny.en-q8_0", "--data-dir"])
+        .arg(&data)
+        .arg(jfk())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ask not what your country"));
+}

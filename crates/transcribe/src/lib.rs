@@ -2,12 +2,16 @@
 //! [`fake::FakeTranscriber`] is the deterministic stand-in of PROTOCOL §6.2 (tests, demos, no
 //! model); [`whisper::WhisperTranscriber`] (feature `whisper`) runs whisper.cpp. Models are
 //! checked by [`ggml::inspect`] before whisper.cpp ever sees them, so a truncated or foreign
-//! file is a clear error, never a crash.
+//! file is a clear error, never a crash. [`pack::transcribe_speech`] is the one-shot entry point
+//! (long silences cut out first); `quantize` (feature `whisper`) writes quantized models.
 //!
 //! Calls are blocking and CPU-heavy: run them on a worker thread, never on the async runtime.
 
 pub mod fake;
 pub mod ggml;
+pub mod pack;
+#[cfg(feature = "whisper")]
+pub mod quantize;
 pub mod text;
 #[cfg(feature = "whisper")]
 pub mod whisper;

@@ -244,6 +244,33 @@ mod tests {
     }
 
     #[test]
+    fn long_silences_are_cut_out_and_give_no_words() {
+        // jfk.wav, 20 s of silence, jfk.wav: `pack::transcribe_speech` cuts the silence out (on
+        // a recording with two such silences whisper given the whole file invented sentences
+        // for them: BENCHMARKS.md) and loses no word for it: both copies word for word, each
+        // in its place on the recording's timeline.
+        let Some(path) = model() else { return };
+        let t = WhisperTranscriber::load(&path).unwrap();
+        let jfk = jfk();
+        let audio: Vec<f32> = [&jfk[..], &vec![0.0; 16_000 * 20], &jfk].concat();
+        let out = crate::pack::transcribe_speech(
+            &t,
+            &audio,
+            &Options { threads: 2, ..Options::default() },
+            std::sync::Arc::new(|_| {}),
+        )
+        .unwrap();
+        let once = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+        assert_eq!(words(&out.text()), words(&format!("{once} {once}")), "{}", out.text());
+        let second = jfk.len() as u64 * 1000 / 16_000 + 20_000;
+        let (before, after): (Vec<_>, Vec<_>) = out.segments.iter().partition(|s| s.t0_ms < second - 10_000);
+        assert!(!before.is_empty() && !after.is_empty(), "{:?}", out.segments);
+        assert!(before.iter().all(|s| s.t1_ms <= 11_100), "{before:?}");
+        // A span starts up to 1 s before its speech (the VAD's pre-roll and the cut's pad).
+        assert!(after.iter().all(|s| s.t0_ms >= second - 1_000), "{after:?}");
+    }
+
+    #[test]
     fn bad_model_files_are_clear_errors() {
         let stub = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");

@@ -75,10 +75,12 @@ pub(crate) fn transcribe_sources(
         let (bar, total) = (progress.clone(), total_ms);
         let report: hark_transcribe::Progress =
             Arc::new(move |p: f32| bar(base + (p.clamp(0.0, 1.0) as f64 * this as f64) as u64, total));
-        let transcript = transcriber.transcribe_with_progress(&audio, options, report).map_err(|e| {
-            tracing::warn!(error = %e, "a second pass failed");
-            RpcError::internal()
-        })?;
+        // Long silences cut out first (whisper invents words for them): `hark_transcribe::pack`.
+        let transcript = hark_transcribe::pack::transcribe_speech(&**transcriber, &audio, options, report)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a second pass failed");
+                RpcError::internal()
+            })?;
         done_ms += this;
         progress(done_ms, total_ms);
         found.extend(transcript.segments.into_iter().map(|s| (i, s)));
