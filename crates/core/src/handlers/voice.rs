@@ -189,8 +189,8 @@ pub async fn transcribe(daemon: &Daemon, params: Option<Value>) -> Result<Reply,
             .map_err(|e| RpcError::invalid_params("audio", e.to_string()))?;
         let duration_ms = audio.len() as u64 * 1000 / 16_000;
         // Long silences cut out first (whisper invents words for them): `hark_transcribe::pack`.
-        let t = hark_transcribe::pack::transcribe_speech(&*transcriber, &audio, &options, Arc::new(|_| {}))
-            .map_err(|e| {
+        use hark_transcribe::pack::transcribe_speech;
+        let t = transcribe_speech(&*transcriber, &audio, &options, Arc::new(|_| {})).map_err(|e| {
             tracing::warn!(error = %e, "transcription failed");
             RpcError::internal()
         })?;
