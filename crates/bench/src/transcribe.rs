@@ -91,7 +91,7 @@ pub fn run(args: TranscribeArgs) -> Result<(), String> {
         t_hark.push(t.elapsed().as_secs_f64());
     }
     let secs = audio.len() as f64 / 16_000.0;
-    let (mf, mh) = (median(t_floor.clone()), median(t_hark.clone()));
+    let mf = median(t_floor.clone());
     println!("## One-shot transcription: Hark vs one whisper-rs full() (the floor)\n");
     println!(
         "- Audio: {} ({secs:.1} s); model {} ({}); {} threads; greedy; language en; {} runs, alternating, after one warm-up each; model loaded.",
@@ -106,38 +106,25 @@ pub fn run(args: TranscribeArgs) -> Result<(), String> {
     );
     println!("| path | wall s (median) | min | max | real-time factor | WER | Hark/floor time |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let fmt = |v: &[f64]| (v.iter().cloned().fold(f64::MAX, f64::min), v.iter().cloned().fold(0.0, f64::max));
-    let (fmin, fmax) = fmt(&t_floor);
-    let (hmin, hmax) = fmt(&t_hark);
-    println!(
-        "| floor: full() | {mf:.3} | {fmin:.3} | {fmax:.3} | {:.3} | {:.3} | - |",
-        mf / secs,
-        wer(&reference, &text_floor)
-    );
-    println!(
-        "| Hark's whisper path alone (no silence cut) | {mh:.3} | {hmin:.3} | {hmax:.3} | {:.3} | {:.3} | **{:.2}x** |",
-        mh / secs,
-        wer(&reference, &text_hark),
-        mh / mf
-    );
-    let mp = median(t_pack.clone());
-    let (pmin, pmax) = fmt(&t_pack);
-    println!(
-        "| Hark (`hark transcribe`: long silences cut, then the whisper path) | {mp:.3} | {pmin:.3} | {pmax:.3} | {:.3} | {:.3} | **{:.2}x** |",
-        mp / secs,
-        wer(&reference, &text_pack),
-        mp / mf
-    );
+    // One table row: median, min and max wall, real-time factor, WER, and the time against the
+    // floor's median (`-` for the floor itself).
+    let row = |label: &str, times: &[f64], text: &str, vs_floor: bool| {
+        let m = median(times.to_vec());
+        let min = times.iter().cloned().fold(f64::MAX, f64::min);
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        let ratio = if vs_floor { format!("**{:.2}x**", m / mf) } else { "-".to_string() };
+        println!(
+            "| {label} | {m:.3} | {min:.3} | {max:.3} | {:.3} | {:.3} | {ratio} |",
+            m / secs,
+            wer(&reference, text)
+        );
+    };
+    row("floor: full()", &t_floor, &text_floor, false);
+    row("Hark's whisper path alone (no silence cut)", &t_hark, &text_hark, true);
+    row("Hark (`hark transcribe`: long silences cut, then the whisper path)", &t_pack, &text_pack, true);
     if args.second_pass {
         let (times, text) = second_pass(&model, &audio_path, args.runs.max(1))?;
-        let m = median(times.clone());
-        let (smin, smax) = fmt(&times);
-        println!(
-            "| second pass: meeting.retranscribe | {m:.3} | {smin:.3} | {smax:.3} | {:.3} | {:.3} | **{:.2}x** |",
-            m / secs,
-            wer(&reference, &text),
-            m / mf
-        );
+        row("second pass: meeting.retranscribe", &times, &text, true);
         println!(
             "\n(The second pass: the file recorded as a meeting through a daemon in this process, then `meeting.retranscribe` timed from the request to its reply: reading the kept WAV, the one-shot path, writing the revision and the index.)"
         );

@@ -176,12 +176,7 @@ mod tests {
 
     #[test]
     fn the_real_model_passes_and_a_truncated_copy_does_not() {
-        let Some(model) =
-            std::env::var_os("HARK_TEST_MODEL").map(std::path::PathBuf::from).filter(|p| p.exists())
-        else {
-            eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-            return;
-        };
+        let Some(model) = crate::fixtures::model() else { return };
         let info = inspect(&model).unwrap();
         assert_eq!((info.name.as_str(), info.tensors), ("tiny.en", 167));
         let dir = std::env::temp_dir().join(format!("hark-ggml-t-{}", std::process::id()));

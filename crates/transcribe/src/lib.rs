@@ -16,6 +16,30 @@ pub mod text;
 #[cfg(feature = "whisper")]
 pub mod whisper;
 
+/// What the crate's tests share: the real model (when `HARK_TEST_MODEL` names it) and jfk.wav.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::path::{Path, PathBuf};
+
+    /// The words of jfk.wav.
+    pub const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+    /// The real tiny.en model, or `None` (saying the test is skipped) when it is not there.
+    pub fn model() -> Option<PathBuf> {
+        let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
+        if m.is_none() {
+            eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+        }
+        m
+    }
+
+    /// jfk.wav as 16 kHz mono samples.
+    pub fn jfk() -> Vec<f32> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
+        hark_audio::wav::read_file_16k_mono(&path).unwrap().0
+    }
+}
+
 /// What to transcribe and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {

@@ -112,11 +112,7 @@ mod tests {
 
     #[test]
     fn the_fake_transcriber_hears_only_speech_on_the_right_timeline() {
-        let jfk = hark_audio::wav::read_file_16k_mono(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav"),
-        )
-        .unwrap()
-        .0;
+        let jfk = crate::fixtures::jfk();
         // 5 s of silence, jfk.wav, 5 s of silence, jfk.wav.
         let silence = vec![0.0f32; 5 * S as usize];
         let audio: Vec<f32> = [&silence[..], &jfk, &silence, &jfk].concat();

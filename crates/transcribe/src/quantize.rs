@@ -347,7 +347,7 @@ mod tests {
         } else {
             eprintln!("skipped the weightless case: shared/fixtures/models is absent");
         }
-        if let Some(model) = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists()) {
+        if let Some(model) = crate::fixtures::model() {
             let bytes = std::fs::read(&model).unwrap();
             let cut = dir.join("cut.bin");
             std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -372,11 +372,7 @@ mod tests {
     #[test]
     fn the_real_model_quantized_to_q8_0_is_smaller_and_still_word_for_word() {
         use crate::{Options, Transcriber};
-        let Some(model) = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists())
-        else {
-            eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-            return;
-        };
+        let Some(model) = crate::fixtures::model() else { return };
         let dir = std::env::temp_dir().join(format!("hark-quantize-real-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("ggml-tiny.en-q8_0.bin");
@@ -387,14 +383,11 @@ mod tests {
         let again = quantize(&out, &dir.join("twice.bin"), QuantType::Q5_0).unwrap_err().to_string();
         assert!(again.contains("already quantized"), "{again}");
         let t = crate::whisper::WhisperTranscriber::load(&out).unwrap();
-        let audio = hark_audio::wav::read_file_16k_mono(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav"),
-        )
-        .unwrap()
-        .0;
-        let text = t.transcribe(&audio, &Options { threads: 2, ..Options::default() }).unwrap().text();
-        let expected = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
-        assert_eq!(crate::text::words(&text), crate::text::words(expected), "{text}");
+        let text = t
+            .transcribe(&crate::fixtures::jfk(), &Options { threads: 2, ..Options::default() })
+            .unwrap()
+            .text();
+        assert_eq!(crate::text::words(&text), crate::text::words(crate::fixtures::JFK_TEXT), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -201,20 +201,8 @@ impl Transcriber for WhisperTranscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{JFK_TEXT, jfk, model};
     use crate::text::words;
-
-    fn model() -> Option<PathBuf> {
-        let m = std::env::var_os("HARK_TEST_MODEL").map(PathBuf::from).filter(|p| p.exists());
-        if m.is_none() {
-            eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-        }
-        m
-    }
-
-    fn jfk() -> Vec<f32> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");
-        hark_audio::wav::read_file_16k_mono(&path).unwrap().0
-    }
 
     #[test]
     fn windows() {
@@ -233,8 +221,7 @@ mod tests {
         let Some(path) = model() else { return };
         let t = WhisperTranscriber::load(&path).unwrap();
         let out = t.transcribe(&jfk(), &Options { threads: 2, ..Options::default() }).unwrap();
-        let expected = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
-        assert_eq!(words(&out.text()), words(expected), "{}", out.text());
+        assert_eq!(words(&out.text()), words(JFK_TEXT), "{}", out.text());
         assert!(out.segments.first().unwrap().t0_ms < 1_000 && out.segments.last().unwrap().t1_ms > 9_000);
         let silence =
             t.transcribe(&vec![0.0; 16_000 * 5], &Options { threads: 2, ..Options::default() }).unwrap();
@@ -260,8 +247,7 @@ mod tests {
             std::sync::Arc::new(|_| {}),
         )
         .unwrap();
-        let once = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
-        assert_eq!(words(&out.text()), words(&format!("{once} {once}")), "{}", out.text());
+        assert_eq!(words(&out.text()), words(&format!("{JFK_TEXT} {JFK_TEXT}")), "{}", out.text());
         let second = jfk.len() as u64 * 1000 / 16_000 + 20_000;
         let (before, after): (Vec<_>, Vec<_>) = out.segments.iter().partition(|s| s.t0_ms < second - 10_000);
         assert!(!before.is_empty() && !after.is_empty(), "{:?}", out.segments);
