@@ -12,8 +12,8 @@ trap 'rm -rf "$work"' EXIT
 jfk="$root/tests/fixtures/audio/jfk.wav"
 jfk_text="And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 bash "$root/scripts/gen-speech.sh" "$work/six" 1 >/dev/null
-sox -n -r 16000 -c 1 -b 16 "$work/silence.wav" trim 0 20
+sox -R -n -r 16000 -c 1 -b 16 "$work/silence.wav" trim 0 20
 mkdir -p "$out"
-sox "$jfk" "$work/silence.wav" "$work/six/speech.wav" "$work/silence.wav" "$jfk" "$out/speech.wav"
+sox -R "$jfk" "$work/silence.wav" "$work/six/speech.wav" "$work/silence.wav" "$jfk" "$out/speech.wav"
 printf '%s %s %s\n' "$jfk_text" "$(cut -f3 "$work/six/manifest.tsv" | tr '\n' ' ')" "$jfk_text" > "$out/reference.txt"
 echo "wrote $out/speech.wav ($(soxi -D "$out/speech.wav") s)"

@@ -24,8 +24,12 @@ voices=("en-us+m3" "en-gb+f3")
 pause=1.2   # seconds of silence between sentences
 lead=0.5    # silence before the first sentence
 
-sox -n -r 16000 -c 1 -b 16 "$work/lead.wav" trim 0 "$lead"
-sox -n -r 16000 -c 1 -b 16 "$work/pause.wav" trim 0 "$pause"
+# Every sox call runs with -R: sox dithers when it writes 16 bit (the resampled sentences, even
+# the generated silences) and otherwise seeds the dither from the clock, so each run wrote
+# slightly different samples, and tiny.en's words on synthetic speech changed with them (until
+# 2026-12-03). With -R the same espeak-ng writes the same bytes every time.
+sox -R -n -r 16000 -c 1 -b 16 "$work/lead.wav" trim 0 "$lead"
+sox -R -n -r 16000 -c 1 -b 16 "$work/pause.wav" trim 0 "$pause"
 parts=("$work/lead.wav")
 : > "$out/manifest.tsv"
 t="$lead"
@@ -35,7 +39,7 @@ for ((r = 0; r < repeats; r++)); do
     text="${sentences[$i]}"
     voice="${voices[$((i % 2))]}"
     espeak-ng -v "$voice" -s 150 -w "$work/raw-$n.wav" "$text"
-    sox "$work/raw-$n.wav" -r 16000 -c 1 -b 16 "$work/s-$n.wav"
+    sox -R "$work/raw-$n.wav" -r 16000 -c 1 -b 16 "$work/s-$n.wav"
     len="$(soxi -D "$work/s-$n.wav")"
     end="$(awk -v a="$t" -v b="$len" 'BEGIN { printf "%.3f", a + b }')"
     printf '%s\t%s\t%s\n' "$t" "$end" "$text" >> "$out/manifest.tsv"
@@ -44,5 +48,5 @@ for ((r = 0; r < repeats; r++)); do
     n=$((n + 1))
   done
 done
-sox "${parts[@]}" "$out/speech.wav"
+sox -R "${parts[@]}" "$out/speech.wav"
 echo "wrote $out/speech.wav ($(soxi -D "$out/speech.wav") s, $n sentences)"
