@@ -61,7 +61,13 @@ pub fn after_context(context: &str, hypothesis: &str) -> String {
         }
         prev = cur;
     }
-    let cut = (0..=h.len()).min_by_key(|&j| (prev[j], j)).unwrap_or(0);
+    // On a tie, a cut after a piece that ends a sentence wins: the context is a whole utterance
+    // (a pause ended it), which whisper closes with a full stop, so "smooth clikes. It is" after
+    // "...on the smooth planks" cuts after "clikes." (a misheard context word), not before it.
+    let best = prev.iter().copied().min().unwrap_or(0);
+    let ends_sentence = |j: usize| j == 0 || pieces[j - 1].ends_with(['.', '?', '!']);
+    let ties = || (0..=h.len()).filter(|&j| prev[j] == best);
+    let cut = ties().find(|&j| ends_sentence(j)).or_else(|| ties().next()).unwrap_or(0);
     pieces[cut..].join(" ")
 }
 
@@ -150,6 +156,12 @@ mod tests {
         assert_eq!(after_context(ctx, "And so my fellow Americans."), "", "nothing new");
         assert_eq!(after_context("", "Ask not."), "Ask not.");
         assert_eq!(after_context(ctx, "Ask not."), "Ask not.", "the decode left the context out");
+        // A context word misheard at the end: a tie between "misheard" and "skipped, then a new
+        // word", which the full stop settles.
+        let ctx = "The birch canoe slid on the smooth planks";
+        let hyp = "The birch canoe slid on the smooth clikes. It is easy";
+        assert_eq!(after_context(ctx, hyp), "It is easy");
+        assert_eq!(after_context(ctx, "The birch canoe slid on the smooth clikes It is"), "clikes It is");
     }
 
     #[test]
