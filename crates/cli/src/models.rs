@@ -121,7 +121,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            writeln!(out, "{:<16} {:>11}  {:<26} PATH", "NAME", "SIZE", "STATUS")?;
+            writeln!(out, "{:<20} {:>11}  {:<9} {:<26} PATH", "NAME", "SIZE", "HINT", "STATUS")?;
             for m in models {
                 let mut status = vec![if m.installed { "installed" } else { "-" }];
                 if m.default {
@@ -135,8 +135,16 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                     status.push("own file");
                 }
                 let path = m.path.unwrap_or_default();
-                writeln!(out, "{:<16} {:>11}  {:<26} {path}", m.name, mib(m.size_bytes), status.join(", "))?;
+                let (size, hint) = (mib(m.size_bytes), m.hint.as_deref().unwrap_or("-"));
+                writeln!(out, "{:<20} {size:>11}  {hint:<9} {:<26} {path}", m.name, status.join(", "))?;
             }
+            writeln!(
+                out,
+                "\nfast: tiny, base (real time on any CPU, rougher words); balanced: small, medium; \
+                 accurate: large-v3-turbo (the best words, the most compute).\n-q8_0, -q5_*: \
+                 quantized, smaller copies; on tiny.en q8_0 kept the words, q5 lost many \
+                 (BENCHMARKS.md)."
+            )?;
         }
         ModelsCommand::Pull { name, location } => {
             let store = store(&location.data_dir())?;

@@ -32,6 +32,10 @@ pub struct ModelEntry {
     pub default: bool,
     /// In the catalog (`models.pull` can fetch it) [Hark's own].
     pub catalog: bool,
+    /// What the model's family is for: `"fast"`, `"balanced"` or `"accurate"`; absent for a
+    /// name outside the whisper families (an import of one's own) [Hark's own].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -132,6 +132,8 @@ export interface ModelEntry {
   path?: string;
   default: boolean;
   catalog: boolean;
+  /** "fast", "balanced" or "accurate": what the model's family is for (absent for own imports). */
+  hint?: string;
 }
 
 export interface Grant {

@@ -301,6 +301,7 @@ impl ModelStore {
                 path,
                 default: default.as_deref() == Some(name),
                 catalog: catalog.is_some(),
+                hint: catalog::hint(name).map(str::to_string),
             })
         };
         for c in &self.catalog {
@@ -469,7 +470,17 @@ mod tests {
         let list = s.list().unwrap();
         assert_eq!(list.len(), 2, "{list:?}");
         let mine = list.iter().find(|m| m.name == "mine").unwrap();
-        assert_eq!((mine.installed, mine.catalog, mine.size_bytes), (true, false, 5));
+        assert_eq!(
+            (mine.installed, mine.catalog, mine.size_bytes, mine.hint.as_deref()),
+            (true, false, 5, None)
+        );
+        // A hint comes from the name's whisper family, in the catalog or not.
+        std::fs::write(s.path_of("base.en-q8_0"), b"hi").unwrap();
+        let list = s.list().unwrap();
+        let own = list.iter().find(|m| m.name == "base.en-q8_0").unwrap();
+        assert_eq!((own.catalog, own.hint.as_deref()), (false, Some("fast")));
+        std::fs::remove_file(s.path_of("base.en-q8_0")).unwrap();
+        std::fs::remove_file(s.dir().join("ggml-base.en-q8_0.bin.sha256")).unwrap();
         assert_eq!(mine.sha256, sha256_hex(b"hello"));
         assert!(s.dir().join("ggml-mine.bin.sha256").exists(), "the hash is remembered");
         assert!(matches!(s.set_default("fake"), Err(ModelsError::NotInstalled(_))));

@@ -416,7 +416,7 @@ export class SettingsView {
     const pull = this.pulls.get(m.name);
     const state = m.installed ? (m.default ? 'Installed, default' : 'Installed') : 'Not downloaded';
     return html`<tr data-model=${m.name} class=${pull?.error ? 'has-error' : ''}>
-      <th scope="row">${m.name}</th>
+      <th scope="row">${m.name}${m.hint ? html` <span class="muted">· ${m.hint}</span>` : nothing}</th>
       <td>${formatBytes(m.size_bytes)}</td>
       <td class="model-state">${state}</td>
       <td class="model-actions">
