@@ -11,7 +11,7 @@ use std::time::Instant;
 use hark_transcribe::text::wer;
 use hark_transcribe::whisper::WhisperTranscriber;
 use hark_transcribe::{Options, Transcriber};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 #[derive(clap::Args, Debug)]
 pub struct TranscribeArgs {
@@ -32,6 +32,11 @@ pub struct TranscribeArgs {
     /// after recording the file as a meeting), `--runs` times.
     #[arg(long)]
     second_pass: bool,
+    /// Then run the peer on the same file (`scripts/bench-peer.sh`: faster-whisper from a venv,
+    /// `--runs` times each) and `hark transcribe` as a whole process (the `hark` binary beside
+    /// this one), and print Hark's time over each peer row.
+    #[arg(long)]
+    peer: bool,
 }
 
 pub(crate) const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -41,20 +46,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub(crate) fn floor(ctx: &WhisperContext, audio: &[f32], threads: usize) -> Result<String, String> {
-    let mut state = ctx.create_state().map_err(|e| e.to_string())?;
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-    params.set_language(Some("en"));
-    params.set_n_threads(threads as i32);
-    params.set_print_progress(false);
-    params.set_print_realtime(false);
-    params.set_print_special(false);
-    params.set_print_timestamps(false);
-    state.full(params, audio).map_err(|e| e.to_string())?;
-    let text: Vec<String> =
-        state.as_iter().map(|s| s.to_str_lossy().map(|t| t.to_string()).unwrap_or_default()).collect();
-    Ok(text.join(" "))
-}
+pub(crate) use hark_transcribe::whisper::floor_full as floor;
 
 pub fn run(args: TranscribeArgs) -> Result<(), String> {
     let model = args
@@ -135,6 +127,93 @@ pub fn run(args: TranscribeArgs) -> Result<(), String> {
         text_hark.trim(),
         text_pack.trim()
     );
+    if args.peer {
+        let hark_whole = whole_process(&model, &audio_path, args.threads, args.runs.max(1))?;
+        let hark_in_process = (median(t_pack), wer(&reference, &text_pack));
+        peer(&audio_path, &reference, (args.runs.max(1), args.threads), hark_in_process, hark_whole)?;
+    }
+    Ok(())
+}
+
+/// `hark transcribe` as a fresh process, `runs` times: (median wall s, text of the last run).
+fn whole_process(
+    model: &std::path::Path,
+    audio: &std::path::Path,
+    threads: usize,
+    runs: usize,
+) -> Result<(f64, String), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let hark = exe.with_file_name("hark");
+    if !hark.exists() {
+        return Err(format!("--peer: no {} (cargo build --release -p hark-cli)", hark.display()));
+    }
+    let (mut times, mut text) = (Vec::new(), String::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = std::process::Command::new(&hark)
+            .arg("transcribe")
+            .arg("--model")
+            .arg(model)
+            .args(["--threads", &threads.to_string()])
+            .arg(audio)
+            .output()
+            .map_err(|e| format!("{}: {e}", hark.display()))?;
+        times.push(t.elapsed().as_secs_f64());
+        if !out.status.success() {
+            return Err(format!("hark transcribe failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        text = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    Ok((median(times), text))
+}
+
+/// Runs `scripts/bench-peer.sh` on the same file (its own table goes to stdout as it comes),
+/// then prints Hark's in-process and whole-process times over each of the peer's rows.
+fn peer(
+    audio: &std::path::Path,
+    reference: &str,
+    (runs, threads): (usize, usize),
+    (hark_s, hark_wer): (f64, f64),
+    (whole_s, whole_text): (f64, String),
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let json_path = dir.path().join("peer.json");
+    println!();
+    let status = std::process::Command::new("bash")
+        .arg("scripts/bench-peer.sh")
+        .arg("--audio")
+        .arg(audio)
+        .args(["--reference", reference, "--runs", &runs.to_string()])
+        .args(["--threads", &threads.to_string(), "--json"])
+        .arg(&json_path)
+        .status()
+        .map_err(|e| format!("scripts/bench-peer.sh: {e} (run from the repository root)"))?;
+    if !status.success() {
+        return Err(format!("scripts/bench-peer.sh failed ({status})"));
+    }
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?,
+    )
+    .map_err(|e| format!("the peer's JSON: {e}"))?;
+    let rows = report["rows"].as_array().ok_or("the peer's JSON has no rows")?;
+    println!("\n## Hark against the peer, same file, same run (Hark first, then the peer)\n");
+    println!("| Hark | its wall s | WER | peer | peer wall s | peer WER | Hark / peer |");
+    println!("|---|---:|---:|---|---:|---:|---:|");
+    let whole_wer = wer(reference, &whole_text);
+    for r in rows {
+        let (path, peer_s) =
+            (r["path"].as_str().unwrap_or("?"), r["wall_median"].as_f64().unwrap_or(f64::NAN));
+        let peer_wer = r["wer"].as_f64().unwrap_or(f64::NAN);
+        let (label, s, w) = if path.ends_with("whole process") {
+            ("`hark transcribe`, whole process", whole_s, whole_wer)
+        } else {
+            ("Hark in process (cut + whisper path)", hark_s, hark_wer)
+        };
+        println!(
+            "| {label} | {s:.3} | {w:.3} | {path} | {peer_s:.3} | {peer_wer:.3} | **{:.2}x** |",
+            s / peer_s
+        );
+    }
     Ok(())
 }
 
