@@ -106,8 +106,19 @@ pub fn local_store(data_dir: &Path) -> ModelStore {
     ModelStore::new(data_dir, catalog().unwrap_or_else(|_| catalog::builtin()), base_url())
 }
 
+/// A size as people read it: MiB, or GiB from 1 GiB up (medium, large-v3-turbo).
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 { format!("{:.2} GiB", mib / 1024.0) } else { format!("{mib:.1} MiB") }
+}
+
+/// "12.0/74.1 MiB": the unit once, unless the two differ ("512.0 MiB/1.51 GiB").
+fn done_of(bytes: u64, total: u64) -> String {
+    let (done, all) = (mib(bytes), mib(total));
+    match (done.rsplit_once(' '), all.rsplit_once(' ')) {
+        (Some((n, unit)), Some((_, same))) if unit == same => format!("{n}/{all}"),
+        _ => format!("{done}/{all}"),
+    }
 }
 
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
@@ -138,13 +149,16 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 let (size, hint) = (mib(m.size_bytes), m.hint.as_deref().unwrap_or("-"));
                 writeln!(out, "{:<20} {size:>11}  {hint:<9} {:<26} {path}", m.name, status.join(", "))?;
             }
-            writeln!(
-                out,
-                "\nfast: tiny, base (real time on any CPU, rougher words); balanced: small, medium; \
-                 accurate: large-v3-turbo (the best words, the most compute).\n-q8_0, -q5_*: \
-                 quantized, smaller copies; on tiny.en q8_0 kept the words, q5 lost many \
-                 (BENCHMARKS.md)."
-            )?;
+            // The legend for a person at a terminal; a pipe gets the table alone.
+            if std::io::stdout().is_terminal() {
+                writeln!(
+                    out,
+                    "\nfast: tiny, base (real time on any CPU, rougher words); balanced: small, medium; \
+                     accurate: large-v3-turbo (the best words, the most compute).\n-q8_0, -q5_*: \
+                     quantized, smaller copies; on tiny.en q8_0 kept the words, q5 lost many \
+                     (BENCHMARKS.md)."
+                )?;
+            }
         }
         ModelsCommand::Pull { name, location } => {
             let store = store(&location.data_dir())?;
@@ -237,12 +251,11 @@ impl Bar {
         }
         let filled = (pct / 5) as usize;
         let line = format!(
-            "pulling {} [{}{}] {pct:3}%  {}/{}",
+            "pulling {} [{}{}] {pct:3}%  {}",
             self.name,
             "#".repeat(filled),
             "-".repeat(20 - filled),
-            mib(bytes).trim_end_matches(" MiB"),
-            mib(total)
+            done_of(bytes, total)
         );
         let mut err = std::io::stderr().lock();
         let _ = if self.tty { write!(err, "\r{line}") } else { writeln!(err, "{line}") };
@@ -253,5 +266,19 @@ impl Bar {
         if self.tty {
             let _ = writeln!(std::io::stderr());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_mib_or_gib() {
+        assert_eq!(mib(77_704_715), "74.1 MiB");
+        assert_eq!(mib(1_624_555_275), "1.51 GiB");
+        assert_eq!(done_of(12 << 20, 77_704_715), "12.0/74.1 MiB");
+        assert_eq!(done_of(512 << 20, 1_624_555_275), "512.0 MiB/1.51 GiB");
+        assert_eq!(done_of(1_624_555_275, 1_624_555_275), "1.51/1.51 GiB");
     }
 }
