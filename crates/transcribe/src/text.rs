@@ -28,7 +28,8 @@ pub fn wer(reference: &str, hypothesis: &str) -> f64 {
 /// context's speech, so its first words are (roughly) the context's text. The cut is where the
 /// context's words align best with a prefix of the hypothesis (word edit distance, case and
 /// punctuation aside, a near miss such as "American"/"Americans" costing half); on a tie, the
-/// earliest such prefix, so a new word is never dropped for a context word the decode skipped.
+/// earliest such prefix that ends a sentence, else the earliest, so a new word is never dropped
+/// for a context word the decode skipped unless whisper's full stop says it was the context's.
 /// Returns the hypothesis's own words after the cut.
 pub fn after_context(context: &str, hypothesis: &str) -> String {
     let c = words(context);
