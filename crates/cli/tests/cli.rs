@@ -176,6 +176,15 @@ fn flags_and_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HARK_INFERENCE_MAX_CONCURRENT"));
 }
 
+/// The real tiny.en model (`HARK_TEST_MODEL`), or `None`, saying the test is skipped.
+fn real_model() -> Option<std::ffi::OsString> {
+    let model = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists());
+    if model.is_none() {
+        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
+    }
+    model
+}
+
 fn jfk() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav")
 }
@@ -186,10 +195,7 @@ fn words(s: &str) -> Vec<String> {
 
 #[test]
 fn transcribe_jfk_word_for_word() {
-    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
-        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-        return;
-    };
+    let Some(model) = real_model() else { return };
     let root = tempfile::tempdir().unwrap();
     let out = hark(root.path())
         .args(["transcribe", "--format", "json", "--threads", "2", "--model"])
@@ -369,10 +375,7 @@ fn a_catalog_file_replaces_the_built_in_one() {
 
 #[test]
 fn models_import_default_remove_with_the_real_model() {
-    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
-        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-        return;
-    };
+    let Some(model) = real_model() else { return };
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let models = |args: &[&std::ffi::OsStr]| {
@@ -417,10 +420,7 @@ fn models_import_default_remove_with_the_real_model() {
 
 #[test]
 fn models_quantize_installs_a_smaller_copy_that_transcribes() {
-    let Some(model) = std::env::var_os("HARK_TEST_MODEL").filter(|m| Path::new(m).exists()) else {
-        eprintln!("skipped: HARK_TEST_MODEL is not set (the real tiny.en model)");
-        return;
-    };
+    let Some(model) = real_model() else { return };
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let models = |args: &[&str]| {

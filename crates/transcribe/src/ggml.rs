@@ -149,10 +149,7 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, TranscribeError> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Option<std::path::PathBuf> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/models").join(name);
-        p.exists().then_some(p)
-    }
+    use crate::fixtures::shared_model as fixture;
 
     #[test]
     fn weightless_and_foreign_files_are_refused_with_reasons() {

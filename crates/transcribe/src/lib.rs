@@ -33,6 +33,13 @@ pub(crate) mod fixtures {
         m
     }
 
+    /// A file of `shared/fixtures/models` (the weightless `for-tests-*` stubs), or `None` where
+    /// that directory is absent (a clone without `shared/`).
+    pub fn shared_model(name: &str) -> Option<PathBuf> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/models").join(name);
+        p.exists().then_some(p)
+    }
+
     /// jfk.wav as 16 kHz mono samples.
     pub fn jfk() -> Vec<f32> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/audio/jfk.wav");

@@ -9,14 +9,13 @@
 //! cut by the voice session's own segmenter and do not come here.
 
 use hark_audio::vad::{self, VadConfig};
+use hark_audio::{ms_to_samples, samples_to_ms};
 
 use crate::{Options, Progress, Segment, TranscribeError, Transcriber, Transcript};
 
 /// Silence at least this long (as the VAD hears it) is cut out; shorter pauses stay in the
 /// audio whisper sees, as they are (pauses between sentences help it, BENCHMARKS.md).
 pub const MIN_CUT_MS: u64 = 3_000;
-
-const RATE: u64 = 16;
 
 /// whisper's mel frame step: 10 ms.
 const MEL_HOP: usize = 160;
@@ -68,7 +67,8 @@ pub fn transcribe_speech(
     options: &Options,
     progress: Progress,
 ) -> Result<Transcript, TranscribeError> {
-    let spans = plan(&speech(audio), audio.len(), (MIN_CUT_MS * RATE) as usize, (PAD_MS * RATE) as usize);
+    let spans =
+        plan(&speech(audio), audio.len(), ms_to_samples(MIN_CUT_MS) as usize, ms_to_samples(PAD_MS) as usize);
     let total: usize = spans.iter().map(|(s, e)| e - s).sum();
     let options = Options { context: None, ..options.clone() };
     let mut segments: Vec<Segment> = Vec::new();
@@ -79,7 +79,7 @@ pub fn transcribe_speech(
         let report = progress.clone();
         let inner: Progress = std::sync::Arc::new(move |p: f32| report(before + p.clamp(0.0, 1.0) * share));
         let out = t.transcribe_with_progress(&audio[start..end], &options, inner)?;
-        let (offset, span_ms) = (start as u64 / RATE, (end - start) as u64 / RATE);
+        let (offset, span_ms) = (samples_to_ms(start as u64), samples_to_ms((end - start) as u64));
         for s in out.segments {
             // whisper's last timestamp may run past the audio given.
             let t1_ms = offset + s.t1_ms.min(span_ms);
@@ -124,7 +124,7 @@ mod tests {
             }
             fn transcribe(&self, audio: &[f32], o: &Options) -> Result<Transcript, TranscribeError> {
                 self.0.lock().unwrap().push(audio.len());
-                let end = audio.len() as u64 / RATE;
+                let end = samples_to_ms(audio.len() as u64);
                 Ok(Transcript {
                     segments: vec![Segment { t0_ms: 0, t1_ms: end, text: "words".into() }],
                     language: o.language.clone(),

@@ -333,15 +333,13 @@ mod tests {
 
     #[test]
     fn weightless_truncated_and_existing_files_are_clear_errors() {
-        let dir = std::env::temp_dir().join(format!("hark-quantize-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let foreign = dir.join("foreign.bin");
         std::fs::write(&foreign, b"PK\x03\x04 not a model").unwrap();
         let e = quantize(&foreign, &dir.join("out.bin"), QuantType::Q8_0).unwrap_err().to_string();
         assert!(e.contains("not a whisper ggml model"), "{e}");
-        let stub = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");
-        if stub.exists() {
+        if let Some(stub) = crate::fixtures::shared_model("for-tests-ggml-tiny.en.bin") {
             let e = quantize(&stub, &dir.join("out.bin"), QuantType::Q8_0).unwrap_err().to_string();
             assert!(e.contains("no weights"), "{e}");
         } else {
@@ -360,21 +358,20 @@ mod tests {
             assert_eq!(std::fs::read(&taken).unwrap(), b"mine", "an existing file is never touched");
         }
         assert!(!dir.join("out.bin").exists(), "nothing is left behind by a refused quantize");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        let leftovers: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn the_real_model_quantized_to_q8_0_is_smaller_and_still_word_for_word() {
         use crate::{Options, Transcriber};
         let Some(model) = crate::fixtures::model() else { return };
-        let dir = std::env::temp_dir().join(format!("hark-quantize-real-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let out = dir.join("ggml-tiny.en-q8_0.bin");
         let q = quantize(&model, &out, QuantType::Q8_0).unwrap();
         // tiny.en: 4 + 4 layers of 6 and 10 weight matrices, plus the token embedding.
@@ -388,6 +385,5 @@ mod tests {
             .unwrap()
             .text();
         assert_eq!(crate::text::words(&text), crate::text::words(crate::fixtures::JFK_TEXT), "{text}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

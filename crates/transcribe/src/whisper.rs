@@ -311,9 +311,7 @@ mod tests {
 
     #[test]
     fn bad_model_files_are_clear_errors() {
-        let stub = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/models/for-tests-ggml-tiny.en.bin");
-        if stub.exists() {
+        if let Some(stub) = crate::fixtures::shared_model("for-tests-ggml-tiny.en.bin") {
             let e = WhisperTranscriber::load(&stub).unwrap_err().to_string();
             assert!(e.contains("no weights"), "{e}");
         }
