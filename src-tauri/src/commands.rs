@@ -2,21 +2,21 @@
 //! token, asked once; the token never goes into a URL or storage), `open_external` (an `https:`
 //! link in the system browser, nothing else) and `quit_app` (the window's Quit, for desktops
 //! without a tray). Each needs its `allow-*` permission, which only the main window's capability
-//! grants (`capabilities/main.json`).
+//! grants (`capabilities/main.json`). They run in the window process (`window`): what they know
+//! of the daemon, and the Quit they pass on, go through its pipe to the tray process.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, State, Url};
 use tauri_plugin_opener::OpenerExt;
-use tokio::sync::{mpsc::UnboundedSender, watch};
+use tokio::sync::watch;
 
-use crate::controller::{Action, LinkStatus};
+use crate::controller::LinkStatus;
+use crate::window::FromWindow;
 
-/// The controller's link status, for `daemon_connection`.
+/// The controller's link status as the tray process last sent it, for `daemon_connection`.
 pub struct Links(pub watch::Receiver<LinkStatus>);
-/// The controller's action queue, for `quit_app`.
-pub struct Actions(pub UnboundedSender<Action>);
 
 #[derive(Debug, Serialize)]
 pub struct DaemonConnection {
@@ -53,8 +53,8 @@ pub fn open_external(app: AppHandle, url: String) -> Result<(), String> {
 }
 
 #[tauri::command]
-pub fn quit_app(actions: State<'_, Actions>) {
-    let _ = actions.0.send(Action::Quit);
+pub fn quit_app() -> Result<(), String> {
+    crate::window::tell_the_tray(&FromWindow::Quit).map_err(|e| format!("cannot reach the tray: {e}"))
 }
 
 /// An `https:` URL with a host and no user name or password (`https://bank.example@evil.example`

@@ -32,7 +32,7 @@ pub enum Action {
 }
 
 /// Where the window's daemon is: what `daemon_connection` answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LinkStatus {
     Starting,
     Ready(Link),
@@ -55,7 +55,7 @@ pub trait Shell: Send + Sync + 'static {
 /// The name the shell's connection gives the daemon (`started_by` of the meetings it starts).
 pub const CLIENT_ID: &str = "hark-desktop";
 /// How long another daemon that holds the data dir may take to write its discovery file.
-const DISCOVERY_WAIT: Duration = Duration::from_secs(10);
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(10);
 /// The shutdown grace for connections and files, after meetings are stopped (as `hark serve`).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// `meeting.stop` waits for the last segment's transcription.
@@ -71,6 +71,8 @@ pub struct Controller<S: Shell> {
     /// Meetings this app started (stopped on Quit when the daemon is another process's).
     started_here: BTreeSet<String>,
     backoff: Duration,
+    /// The first link, already under way (`starting`).
+    first: Option<tokio::task::JoinHandle<Result<link::Linked, link::LinkError>>>,
 }
 
 enum Ended {
@@ -104,7 +106,16 @@ impl<S: Shell> Controller<S> {
             drawn: None,
             started_here: BTreeSet::new(),
             backoff: BACKOFF_MIN,
+            first: None,
         }
+    }
+
+    /// The first link is this task's (`link::start_or_adopt` on the same configuration, spawned
+    /// before the shell was built, so the daemon answers without waiting for the desktop's
+    /// libraries to load).
+    pub fn starting(mut self, first: tokio::task::JoinHandle<Result<link::Linked, link::LinkError>>) -> Self {
+        self.first = Some(first);
+        self
     }
 
     /// Runs until the person quits; returns the exit code it gave the shell.
@@ -112,7 +123,11 @@ impl<S: Shell> Controller<S> {
         loop {
             self.state.daemon = DaemonState::Connecting;
             self.redraw();
-            let linked = match link::start_or_adopt(self.config.clone(), DISCOVERY_WAIT).await {
+            let attempt = match self.first.take() {
+                Some(first) => first.await.unwrap_or_else(|e| Err(link::LinkError::Task(e.to_string()))),
+                None => link::start_or_adopt(self.config.clone(), DISCOVERY_WAIT).await,
+            };
+            let linked = match attempt {
                 Ok(linked) => linked,
                 Err(e) => {
                     tracing::error!(error = %e, "no daemon to use");

@@ -14,7 +14,8 @@ use hark_core::{DaemonConfig, RunningDaemon, StartError};
 use tokio_util::sync::CancellationToken;
 
 /// Where a daemon answers, and the token that makes a connection the person's (the host role).
-#[derive(Clone, PartialEq, Eq)]
+/// Serialized only to the app's own window process (`window::ToWindow`), over a pipe.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     /// `ws://127.0.0.1:<port>/`: the discovery file's `ws_url`.
     pub ws_url: String,
@@ -66,6 +67,8 @@ pub enum LinkError {
     OtherDataDir { runtime_dir: PathBuf, theirs: PathBuf },
     #[error("cannot read the daemon's host token {}: {source}", path.display())]
     Token { path: PathBuf, source: std::io::Error },
+    #[error("the daemon's start ended abruptly: {0}")]
+    Task(String),
 }
 
 /// Starts the daemon `config` describes in this process, or, when the data dir (or runtime dir)

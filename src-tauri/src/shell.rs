@@ -1,6 +1,6 @@
 //! The Tauri side of the [`Shell`]: the tray (icon, tooltip, a menu rebuilt from the
-//! controller's view on every change), the main window (created on demand, destroyed on close),
-//! notifications, start-at-login and the global shortcut. Only drawing and forwarding: every
+//! controller's view on every change), the main window (a process of its own, started on demand:
+//! `window`), notifications, start-at-login and the global shortcut. Only drawing and forwarding: every
 //! decision is in `state` and `controller`.
 
 use std::sync::Mutex;
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
 use tauri_plugin_notification::NotificationExt;
@@ -16,12 +16,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::controller::{Action, LinkStatus, Shell};
 use crate::state::{self, MenuEntry, MenuId, Note, Settings, ShellState, TrayView};
+use crate::window::Windows;
 
-/// The main window's label (tauri.conf.json and capabilities/main.json name it too).
-pub const MAIN_WINDOW: &str = "main";
 const TRAY: &str = "hark";
-/// The event the window hears when its daemon changed (it asks `daemon_connection` again).
-pub const DAEMON_CHANGED: &str = "daemon-changed";
 
 const IDLE_ICON: Image<'static> = tauri::include_image!("icons/tray-idle.png");
 const RECORDING_ICON: Image<'static> = tauri::include_image!("icons/tray-recording.png");
@@ -69,37 +66,13 @@ fn menu(app: &AppHandle, view: &TrayView) -> tauri::Result<Menu<tauri::Wry>> {
     Ok(menu)
 }
 
-/// Shows the main window (creating it when it was closed) and, with a route, moves it there
-/// (`#/settings`, `#/meetings/<id>`: the UI routes on the hash). Runs on the async runtime: on
-/// some platforms building a window inside a menu or D-Bus handler deadlocks.
+/// Shows the main window: the running window process comes to the front (at `route`:
+/// `#/settings`, `#/meetings/<id>`; the UI routes on the hash), or one is started (`window`).
+/// On the async runtime: menu and D-Bus handlers run on the main thread, outside it.
 pub fn open_window(app: &AppHandle, route: Option<String>) {
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-            let _ = window.unminimize();
-            let _ = window.show();
-            let _ = window.set_focus();
-            if let Some(route) = route {
-                let hash = serde_json::to_string(&format!("#{route}")).expect("a string serializes");
-                let _ = window.eval(format!("window.location.hash = {hash}"));
-            }
-            return;
-        }
-        let Some(mut config) = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW).cloned()
-        else {
-            tracing::error!("tauri.conf.json has no main window");
-            return;
-        };
-        if let Some(route) = route {
-            config.url = WebviewUrl::App(format!("index.html#{route}").into());
-        }
-        match WebviewWindowBuilder::from_config(&app, &config).and_then(|b| b.build()) {
-            Ok(window) => {
-                let _ = window.set_focus();
-            }
-            Err(e) => tracing::error!(error = %e, "cannot open the window"),
-        }
-    });
+    let Some(windows) = app.try_state::<Windows>() else { return };
+    let windows = windows.inner().clone();
+    tauri::async_runtime::spawn(async move { windows.open(route) });
 }
 
 /// The shell the controller draws through.
@@ -108,13 +81,12 @@ pub struct TauriShell {
     actions: UnboundedSender<Action>,
     /// The global shortcut registered now.
     shortcut: Mutex<Option<String>>,
-    /// The daemon the window was last told about.
-    linked: Mutex<Option<crate::link::Link>>,
+    windows: Windows,
 }
 
 impl TauriShell {
-    pub fn new(app: AppHandle, actions: UnboundedSender<Action>) -> Self {
-        TauriShell { app, actions, shortcut: Mutex::new(None), linked: Mutex::new(None) }
+    pub fn new(app: AppHandle, actions: UnboundedSender<Action>, windows: Windows) -> Self {
+        TauriShell { app, actions, shortcut: Mutex::new(None), windows }
     }
 
     fn set_start_at_login(&self, wanted: bool) {
@@ -190,13 +162,7 @@ impl Shell for TauriShell {
     }
 
     fn linked(&self, status: &LinkStatus) {
-        let LinkStatus::Ready(link) = status else { return };
-        // The window asks `daemon_connection` when it loads: it hears only of a later change
-        // (the daemon it used is gone and the app linked to another one, with another token).
-        let before = crate::lock(&self.linked).replace(link.clone());
-        if before.is_some_and(|before| before != *link) {
-            let _ = self.app.emit_to(MAIN_WINDOW, DAEMON_CHANGED, ());
-        }
+        self.windows.set_status(status); // the window process tells its page of a change
     }
 
     fn exit(&self, code: i32) {

@@ -1,8 +1,9 @@
 // The desktop app end to end, under a virtual display, driven through tauri-driver +
 // WebKitWebDriver with plain W3C WebDriver calls: the app starts with its own data and runtime
 // dirs on a free port, its daemon answers, the window reaches the daemon (command, token,
-// WebSocket from the webview's origin) under the strict CSP, closing the window keeps the daemon,
-// a second launch only brings the window back, and Quit ends the process cleanly.
+// WebSocket from the webview's origin) under the strict CSP, closing the window ends its process
+// and keeps the daemon, the tray menu works as a panel drives it (D-Bus), a second launch only
+// brings the window back, and Quit (tray or window) ends the app cleanly.
 // With the real UI built (not the placeholder), it also records from the window.
 //
 // Run by scripts/test-desktop.sh (Xvfb, a D-Bus session, the virtual microphone, the build).
@@ -19,10 +20,12 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   WebDriver,
+  TrayMenu,
   alive,
   artifacts,
   connect,
   daemonClient,
+  descendants,
   discovery,
   eventually,
   freePort,
@@ -322,40 +325,112 @@ test('the settings reach the shell: start at login, and the global shortcut reco
   host.close();
 });
 
-test('closing the window keeps Hark and its daemon running', { timeout: 60_000 }, async () => {
+/** The app's window processes (`hark-desktop --window`, children of the app). */
+function windowProcesses() {
+  return descendants(pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('--window');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The number of mapped windows titled Hark on the display. */
+function shownWindows() {
+  return Number(x11('shown', 'Hark').stdout.trim() || 0);
+}
+
+test('closing the window ends its process and keeps Hark and its daemon running', { timeout: 60_000 }, async () => {
+  const [window] = windowProcesses();
+  assert.ok(window, 'the window runs in a process of its own');
   // As a window manager's close button does (WebDriver's own "close window" would end the
-  // session, and WebKitWebDriver would kill the app with it).
+  // session, and WebKitWebDriver would kill the app with it). The WebDriver session ends with
+  // the window's process: WebKitWebDriver drove that process's webview.
   const close = x11('close', 'Hark');
   assert.equal(close.status, 0, `x11.py close: ${close.stderr}`);
-  await eventually('the window to be gone', 10_000, async () => (await wd.handles()).length === 0);
+  await eventually('the window process to exit', 10_000, () => !alive(window));
+  assert.equal(shownWindows(), 0);
   const c = await daemonClient(runtimeDir);
   const info = await c.call('server.info');
   c.close();
   assert.ok(info.uptime_ms > 0);
   assert.ok(alive(pid), 'the app exited when its window closed');
   assert.equal(discovery(runtimeDir)?.pid, pid);
+  // What is left is the tray process alone: no WebKit process of its own.
+  const webkit = descendants(pid).filter((p) => {
+    try {
+      return /^WebKit/.test(readFileSync(`/proc/${p}/comm`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(webkit, [], 'no WebKit process is left with the window closed');
+});
+
+test('the tray menu, as a panel drives it over D-Bus: Open, Start and Stop recording, the recent meetings', { timeout: 60_000 }, async () => {
+  const menu = new TrayMenu(pid);
+  const labels = () => menu.items().map((i) => i.label);
+  const host = await daemonClient(runtimeDir, { host: true });
+  await host.call('host.subscribe');
+  const isEvent = (kind) => (n) => n.method === 'host.event' && n.params.kind === kind;
+
+  menu.click('Open Hark');
+  await eventually('the window to open again', 20_000, () => windowProcesses().length === 1 && shownWindows() === 1);
+  menu.click('Open Hark'); // the open window comes to the front: no second one
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(windowProcesses().length, 1);
+
+  menu.click('Start recording');
+  const started = await host.next(isEvent('meeting.started'), 10_000);
+  assert.equal(started.params.payload.meeting.started_by, 'hark-desktop');
+  const title = started.params.payload.meeting.title;
+  await eventually('the menu to say it records', 10_000, () => labels().includes('Stop recording') && labels().includes(`Recording “${title}”`));
+  menu.click('Stop recording');
+  const stopped = await host.next(isEvent('meeting.stopped'), 20_000);
+  assert.equal(stopped.params.payload.meeting_id, started.params.payload.meeting_id);
+  await eventually('the menu to say it is idle, with the meeting among the recent ones', 10_000, () =>
+    labels().includes('Start recording') && labels().includes('Idle') && labels().includes(title),
+  );
+  menu.click(title); // the window goes to the meeting: still one window
+  menu.click('Settings…');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(windowProcesses().length, 1);
+  host.close();
+  assert.equal(x11('close', 'Hark').status, 0);
+  await eventually('the window process to exit', 10_000, () => windowProcesses().length === 0);
 });
 
 test('a second launch shows the first one\'s window and exits, with no second daemon', { timeout: 60_000 }, async () => {
+  assert.equal(windowProcesses().length, 0);
   const second = spawnSync(app, [], { env, encoding: 'utf8', timeout: 30_000 });
   assert.equal(second.status, 0, `second launch: ${second.status} ${second.signal ?? ''} ${second.stderr}`);
   assert.equal(discovery(runtimeDir)?.pid, pid, 'the daemon is still the first launch\'s');
-  const handles = await eventually('the first launch to open its window again', 20_000, async () => {
-    const h = await wd.handles();
-    return h.length > 0 && h;
-  });
-  await wd.switchTo(handles[0]);
-  assert.equal(await eventually('the window title', 10_000, () => wd.title()), 'Hark');
+  await eventually('the first launch to open its window again', 20_000, () => windowProcesses().length === 1 && shownWindows() === 1);
   const c = await daemonClient(runtimeDir);
   const info = await c.call('server.info');
   c.close();
   assert.ok(info.uptime_ms > 0);
 });
 
-test('Quit ends the process cleanly (runtime files removed)', { timeout: 60_000 }, async () => {
+test('Quit in the tray menu ends the app cleanly (its window too, runtime files removed)', { timeout: 60_000 }, async () => {
+  const [window] = windowProcesses();
+  new TrayMenu(pid).click('Quit Hark');
+  await eventually('the app to exit', 30_000, () => !alive(pid));
+  await eventually('its window process to exit', 10_000, () => !alive(window));
+  assert.equal(discovery(runtimeDir), null, 'a clean shutdown removes daemon.json');
+  assert.ok(!existsSync(join(runtimeDir, 'host-token')), 'and the token files');
+  await wd.end().catch(() => {}); // its window (and so its webview) went with the first close
+});
+
+test("the window's Quit (quit_app) ends the app cleanly", { timeout: 60_000 }, async () => {
+  // A new WebDriver session: tauri-driver launches the app again on the same data dir.
+  await wd.start(app);
+  const d = await eventually('the discovery file', 20_000, () => discovery(runtimeDir));
+  pid = d.pid;
+  assert.equal(await eventually('the window title', 10_000, () => wd.title()), 'Hark');
   await wd.run(`window.__TAURI_INTERNALS__.invoke('quit_app'); return true;`).catch(() => {});
   await eventually('the app to exit', 30_000, () => !alive(pid));
   assert.equal(discovery(runtimeDir), null, 'a clean shutdown removes daemon.json');
-  assert.ok(!existsSync(join(runtimeDir, 'host-token')), 'and the token files');
-  await wd.end();
+  await wd.end().catch(() => {});
 });

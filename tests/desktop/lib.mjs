@@ -2,6 +2,7 @@
 // WebKitWebDriver), a small JSON-RPC client over the daemon's WebSocket (the `ws` package, a
 // root devDependency), waiting on state, and the daemon's runtime files.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -249,4 +250,79 @@ export function descendants(root) {
     stack.push(...(children.get(pid) ?? []));
   }
   return all;
+}
+
+/**
+ * The app's tray menu as the desktop sees it: libayatana-appindicator exports it on the session
+ * bus (com.canonical.dbusmenu, under /org/ayatana/NotificationItem/), where a panel reads it and
+ * sends it clicks. `items()` lists {id, label, enabled}; `click(label)` clicks an item as a panel
+ * does. Through `gdbus` (libglib2.0-bin, with GTK).
+ */
+export class TrayMenu {
+  constructor(pid) {
+    this.pid = pid;
+    this.dest = null;
+    this.path = null;
+  }
+
+  static gdbus(...args) {
+    const r = spawnSync('gdbus', ['call', '--session', ...args], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0) throw new Error(`gdbus ${args.join(' ')}: ${r.stderr || r.error}`);
+    return r.stdout;
+  }
+
+  /** Finds the app's connection that serves a dbusmenu (re-found after each call that fails). */
+  locate() {
+    if (this.dest) return;
+    const bus = ['--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus', '--method'];
+    const names = [...TrayMenu.gdbus(...bus, 'org.freedesktop.DBus.ListNames').matchAll(/'(:[^']+)'/g)].map((m) => m[1]);
+    for (const name of names) {
+      let owner;
+      try {
+        owner = Number(/uint32 (\d+)/.exec(TrayMenu.gdbus(...bus, 'org.freedesktop.DBus.GetConnectionUnixProcessID', name))?.[1]);
+      } catch {
+        continue;
+      }
+      if (owner !== this.pid) continue;
+      const r = spawnSync('gdbus', ['introspect', '--session', '--dest', name, '--object-path', '/org/ayatana/NotificationItem', '--recurse'], { encoding: 'utf8' });
+      const node = /node (\/org\/ayatana\/NotificationItem\/[^ ]+\/Menu) \{/.exec(r.stdout ?? '');
+      if (r.status === 0 && node) {
+        [this.dest, this.path] = [name, node[1]];
+        return;
+      }
+    }
+    throw new Error(`no tray menu on the session bus from pid ${this.pid}`);
+  }
+
+  call(method, ...args) {
+    this.locate();
+    try {
+      return TrayMenu.gdbus('--dest', this.dest, '--object-path', this.path, '--method', `com.canonical.dbusmenu.${method}`, '--', ...args);
+    } catch (e) {
+      this.dest = null;
+      throw e;
+    }
+  }
+
+  /** The menu's items, top level, in order: {id, label, enabled} (separators left out). */
+  items() {
+    const layout = this.call('GetLayout', '0', '-1', '[]');
+    const items = [];
+    for (const m of layout.matchAll(/<\((\d+), \{([^}]*)\}, (?:@av )?\[\]\)>/g)) {
+      const props = m[2];
+      if (/'type': <'separator'>/.test(props)) continue;
+      const label = /'label': <'((?:[^'\\]|\\.)*)'>/.exec(props)?.[1]?.replace(/\\(.)/g, '$1');
+      if (label === undefined) continue;
+      items.push({ id: Number(m[1]), label: label.replace(/_(.)/g, '$1'), enabled: !/'enabled': <false>/.test(props) });
+    }
+    return items;
+  }
+
+  /** Clicks the enabled item labelled `label`, as a panel does; throws when there is none. */
+  click(label) {
+    const item = this.items().find((i) => i.label === label);
+    if (!item) throw new Error(`no item "${label}" in the tray menu: ${JSON.stringify(this.items())}`);
+    if (!item.enabled) throw new Error(`the tray menu's "${label}" is disabled`);
+    this.call('Event', String(item.id), 'clicked', '<0>', '0');
+  }
 }

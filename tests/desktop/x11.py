@@ -6,6 +6,10 @@ manager), with only libX11 and libXtst (ctypes):
                          TITLE, as a window manager's close button sends (WebDriver's "close
                          window" would end the session, and WebKitWebDriver would kill the app);
                          exits 1 when no such window is mapped
+    x11.py shown TITLE   prints how many top-level windows titled TITLE are mapped; exits 1 when
+                         none is
+    x11.py wait TITLE [S]  returns once a window titled TITLE is mapped (checked every 5 ms);
+                         exits 1 after S seconds (default 20) without one
     x11.py keys COMBO    presses and releases a key combination such as ctrl+shift+r through the
                          XTEST extension, as a keyboard does (a global shortcut hears it)
 """
@@ -13,6 +17,7 @@ manager), with only libX11 and libXtst (ctypes):
 import ctypes
 import ctypes.util
 import sys
+import time
 
 Window = Atom = ctypes.c_ulong
 
@@ -76,19 +81,13 @@ def xlib():
     return x
 
 
-def close(title: str) -> int:
-    x = xlib()
-    display = x.XOpenDisplay(None)
-    if not display:
-        print("wm-close: cannot open the display", file=sys.stderr)
-        return 2
+def mapped(x, display, title: str) -> list:
+    """The mapped top-level windows titled TITLE."""
     root, parent = Window(), Window()
     children, count = ctypes.POINTER(Window)(), ctypes.c_uint()
     x.XQueryTree(display, x.XDefaultRootWindow(display), ctypes.byref(root), ctypes.byref(parent),
                  ctypes.byref(children), ctypes.byref(count))
-    protocols = x.XInternAtom(display, b"WM_PROTOCOLS", 0)
-    delete = x.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
-    sent = 0
+    found = []
     for i in range(count.value):
         window = children[i]
         name = ctypes.c_char_p()
@@ -98,8 +97,23 @@ def close(title: str) -> int:
         x.XFree(name)
         attrs = XWindowAttributes()
         x.XGetWindowAttributes(display, window, ctypes.byref(attrs))
-        if not matches or attrs.map_state != IS_VIEWABLE:
-            continue
+        if matches and attrs.map_state == IS_VIEWABLE:
+            found.append(window)
+    if children:
+        x.XFree(children)
+    return found
+
+
+def close(title: str) -> int:
+    x = xlib()
+    display = x.XOpenDisplay(None)
+    if not display:
+        print("x11.py: cannot open the display", file=sys.stderr)
+        return 2
+    protocols = x.XInternAtom(display, b"WM_PROTOCOLS", 0)
+    delete = x.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+    windows = mapped(x, display, title)
+    for window in windows:
         event = XEvent()
         event.xclient.type = CLIENT_MESSAGE
         event.xclient.window = window
@@ -108,12 +122,37 @@ def close(title: str) -> int:
         event.xclient.data[0] = delete
         event.xclient.data[1] = 0  # CurrentTime
         x.XSendEvent(display, window, 0, 0, ctypes.byref(event))
-        sent += 1
-    if children:
-        x.XFree(children)
     x.XFlush(display)
     x.XCloseDisplay(display)
-    return 0 if sent else 1
+    return 0 if windows else 1
+
+
+def shown(title: str) -> int:
+    x = xlib()
+    display = x.XOpenDisplay(None)
+    if not display:
+        print("x11.py: cannot open the display", file=sys.stderr)
+        return 2
+    count = len(mapped(x, display, title))
+    x.XCloseDisplay(display)
+    print(count)
+    return 0 if count else 1
+
+
+def wait(title: str, seconds: float) -> int:
+    x = xlib()
+    display = x.XOpenDisplay(None)
+    if not display:
+        print("x11.py: cannot open the display", file=sys.stderr)
+        return 2
+    deadline = time.monotonic() + seconds
+    while not mapped(x, display, title):
+        if time.monotonic() > deadline:
+            x.XCloseDisplay(display)
+            return 1
+        time.sleep(0.005)
+    x.XCloseDisplay(display)
+    return 0
 
 
 KEYSYMS = {"ctrl": "Control_L", "control": "Control_L", "shift": "Shift_L", "alt": "Alt_L", "super": "Super_L"}
@@ -148,6 +187,10 @@ if __name__ == "__main__":
     verb, arg = (sys.argv[1:3] + ["", ""])[:2]
     if verb == "close":
         sys.exit(close(arg or "Hark"))
+    if verb == "shown":
+        sys.exit(shown(arg or "Hark"))
+    if verb == "wait":
+        sys.exit(wait(arg or "Hark", float((sys.argv[3:4] or ["20"])[0])))
     if verb == "keys" and arg:
         sys.exit(keys(arg))
     print(__doc__, file=sys.stderr)
