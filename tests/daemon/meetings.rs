@@ -165,6 +165,14 @@ async fn a_file_meeting_is_stored_listed_searched_and_exported() {
     assert_eq!(hits[0]["meeting_id"], "standup");
     assert!(hits[0]["snippet"].as_str().unwrap().contains('['), "{hits:?}");
     assert!(hits[0]["text"].as_str().unwrap().starts_with("speech "));
+    // Hark's own fields: the meeting's title, and the snippet as pieces that join to its text.
+    assert_eq!(hits[0]["title"], "Daily standup");
+    let parts = hits[0]["snippet_parts"].as_array().unwrap();
+    let matched: Vec<&str> =
+        parts.iter().filter(|p| p["match"] == true).map(|p| p["text"].as_str().unwrap()).collect();
+    assert!(matched.contains(&"speech"), "{parts:?}");
+    let joined: String = parts.iter().map(|p| p["text"].as_str().unwrap()).collect();
+    assert_eq!(joined, hits[0]["snippet"].as_str().unwrap().replace(['[', ']'], ""));
 
     let export = |format: &str| {
         let host = &host;
@@ -427,6 +435,12 @@ async fn a_meeting_left_recording_is_recovered_at_start() {
     let after = host.call("meeting.get", json!({ "meeting_id": "crashed" })).await.unwrap();
     assert_eq!(after["metadata"]["status"], "interrupted");
     assert_eq!(after["metadata"]["title"], "Crash", "the complete meeting.json was used, not the temp file");
+    // Hark's own `recovered`: what the event said, kept with the meeting.
+    let kept = &after["metadata"]["recovered"];
+    assert_eq!((kept["broken_lines"].as_u64(), kept["wavs_fixed"].as_u64()), (Some(1), Some(1)), "{kept}");
+    assert_eq!(kept["wavs_moved_aside"], 0);
+    assert_eq!(kept["recovered_at"], after["metadata"]["ended_at"]);
+    assert_eq!(recovered[0]["payload"]["broken_lines"], 1);
     assert!(!temp.exists(), "the cut-short temp file is removed");
     assert_eq!(after["segments"], before["segments"], "every stored segment is still there");
     let broken = std::fs::read_to_string(dir.join("transcript.jsonl.broken")).unwrap();
@@ -435,6 +449,7 @@ async fn a_meeting_left_recording_is_recovered_at_start() {
     // The garbage index was set aside and rebuilt from the files.
     let list = host.call("meeting.list", json!({})).await.unwrap();
     assert_eq!(list["meetings"][0]["status"], "interrupted");
+    assert_eq!(list["meetings"][0]["recovered"], *kept);
     let hits = host.call("meeting.search", json!({ "query": "speech" })).await.unwrap();
     assert_eq!(hits["hits"].as_array().unwrap().len(), before["segments"].as_array().unwrap().len());
 }

@@ -875,6 +875,12 @@ describe('the Hark window', () => {
     assert.equal(stored.metadata.status, 'interrupted');
     await shot('meetings');
     maybeUpdateDocsScreenshot();
+    // The meeting's own page says so too, from its metadata (`recovered`), not from the event.
+    await banner.getByRole('button', { name: 'Crash test', exact: true }).click();
+    const recovery = page.locator('.facts .recovery dd');
+    await recovery.waitFor();
+    assert.match(await recovery.textContent(), /^After a crash, on \d{4}-\d\d-\d\d \d\d:\d\d: /);
+    assert.ok(stored.metadata.recovered, 'the daemon keeps the recovery with the meeting');
   });
 });
 

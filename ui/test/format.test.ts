@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { elapsedSince, formatBytes, formatDateTime, formatDuration, formatOffset, levelFill, percent } from '../src/lib/format.js';
+import {
+  elapsedSince,
+  formatBytes,
+  formatDateTime,
+  formatDuration,
+  formatOffset,
+  levelFill,
+  percent,
+  recoveryText,
+} from '../src/lib/format.js';
 
 test('offsets are m:ss under an hour and h:mm:ss above, floored', () => {
   assert.equal(formatOffset(0), '0:00');
@@ -57,4 +66,20 @@ test('level meter fill maps -60..0 dBFS to 0..1', () => {
   assert.equal(levelFill(2), 1);
   assert.ok(Math.abs(levelFill(0.001) - 0) < 1e-9, '-60 dB is empty');
   assert.ok(Math.abs(levelFill(0.1) - 2 / 3) < 1e-9, '-20 dB is two thirds');
+});
+
+test('a recovery says what was set aside or repaired, and when', () => {
+  const at = '2026-12-04T09:30:00.000Z';
+  assert.equal(
+    recoveryText({ recovered_at: at, broken_lines: 0, wavs_fixed: 0, wavs_moved_aside: 0 }, 0),
+    'After a crash, on 2026-12-04 09:30: everything written before it was kept.',
+  );
+  assert.equal(
+    recoveryText({ recovered_at: at, broken_lines: 1, wavs_fixed: 2, wavs_moved_aside: 0 }, 60),
+    'After a crash, on 2026-12-04 10:30: 1 transcript line could not be read and was set aside (transcript.jsonl.broken); 2 audio files repaired.',
+  );
+  assert.equal(
+    recoveryText({ recovered_at: at, broken_lines: 3, wavs_fixed: 0, wavs_moved_aside: 1 }, 0),
+    'After a crash, on 2026-12-04 09:30: 3 transcript lines could not be read and were set aside (transcript.jsonl.broken); 1 audio file too short to repair, set aside (.wav.broken).',
+  );
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, parseSnippet, snippetText, snippetToHtml } from '../src/lib/snippet.js';
+import { escapeHtml, hitParts, parseSnippet, snippetText, snippetToHtml } from '../src/lib/snippet.js';
 
 test('matches between brackets are marked', () => {
   assert.deepEqual(parseSnippet('The [budget] for Q3 is [approved].'), [
@@ -63,4 +63,20 @@ test('HTML output escapes everything but the marks it adds', () => {
     '&lt;img src=x onerror=alert(1)&gt; <mark>&lt;b&gt;bold&lt;/b&gt;</mark> &amp; &quot;q&quot;',
   );
   assert.equal(escapeHtml(`'`), '&#39;');
+});
+
+test("Hark's snippet_parts are taken as sent; without them (or malformed) the snippet is parsed", () => {
+  // The one case alignment cannot settle: the speaker's `[budget]` around a matched `budget`.
+  const hit = { text: '[budget] budget', snippet: '[[budget]] [budget]' };
+  const sent = [
+    { text: '[', match: false },
+    { text: 'budget', match: true },
+    { text: '] ', match: false },
+    { text: 'budget', match: true },
+  ];
+  assert.deepEqual(hitParts({ ...hit, snippet_parts: sent }), sent);
+  for (const bad of [null, 'x', [{ text: 1, match: true }], [{ text: 'a' }], [null]]) {
+    assert.deepEqual(hitParts({ ...hit, snippet_parts: bad }), parseSnippet(hit.snippet, hit.text), JSON.stringify(bad));
+  }
+  assert.deepEqual(hitParts(hit), parseSnippet(hit.snippet, hit.text));
 });

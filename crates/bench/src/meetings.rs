@@ -197,6 +197,7 @@ fn metadata(i: usize, segments: u64) -> MeetingMetadata {
             created_at: started_at,
             segment_count: segments,
         }],
+        recovered: None,
     }
 }
 

@@ -259,6 +259,13 @@ async fn run_async(args: MeetingsArgs) -> anyhow::Result<ExitCode> {
             let sources: Vec<String> =
                 m.sources.iter().map(|s| format!("{} ({})", s.name(), s.role)).collect();
             writeln!(out, "  sources   {}", sources.join(", "))?;
+            if let Some(rec) = &m.recovered {
+                writeln!(
+                    out,
+                    "  recovered {} after a crash: {} broken lines set aside, {} WAVs fixed, {} set aside",
+                    rec.recovered_at, rec.broken_lines, rec.wavs_fixed, rec.wavs_moved_aside
+                )?;
+            }
             writeln!(out, "  revision  {} of {}\n", r["revision"], m.revisions.len())?;
             write!(out, "{}", hark_store::export(&m, &segments, ExportFormat::Txt))?;
         }
@@ -269,7 +276,9 @@ async fn run_async(args: MeetingsArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("nothing found");
             }
             for h in hits {
-                writeln!(out, "{:<14} {}  {}", h.meeting_id, clock(h.t0_ms), h.snippet)?;
+                // `title` is Hark's own field: another daemon's hits have none.
+                let title = if h.title.is_empty() { String::new() } else { format!("{}: ", h.title) };
+                writeln!(out, "{:<14} {}  {title}{}", h.meeting_id, clock(h.t0_ms), h.snippet)?;
             }
         }
         MeetingsCommand::Export { id, format, revision, output } => {

@@ -136,6 +136,18 @@ async fn sigkill_mid_meeting_never_loses_a_segment_a_client_has_seen() {
             let c = host(&s).await;
             let got = c.call("meeting.get", json!({ "meeting_id": id })).await.unwrap();
             assert_eq!(got["metadata"]["status"], "interrupted", "round {round}: {}", got["metadata"]);
+            assert!(
+                got["metadata"]["recovered"]["recovered_at"].is_string(),
+                "round {round}: {}",
+                got["metadata"]
+            );
+            if round == 20 {
+                let (ok, out, err) = hark_cmd(root.path(), &["meetings", "show", &id]);
+                assert!(
+                    ok && out.contains("\n  recovered 20") && out.contains("after a crash: "),
+                    "{out}{err}"
+                );
+            }
             let stored: Vec<(u64, String)> = got["segments"]
                 .as_array()
                 .unwrap()
@@ -285,6 +297,7 @@ fn hark_record_and_hark_meetings_through_the_daemon_and_on_the_files() {
     assert!(ok && out.contains(&id) && out.contains("From a file") && out.contains("stopped"), "{out}{err}");
     let (ok, out, _) = hark_cmd(r, &["meetings", "search", "speech"]);
     assert!(ok && out.lines().count() == lines.len() - 1 && out.contains(&id) && out.contains('['), "{out}");
+    assert!(out.lines().all(|l| l.contains("  From a file: ")), "each hit names its meeting: {out}");
     let (ok, out, _) = hark_cmd(r, &["meetings", "export", &id, "--format", "srt"]);
     assert!(ok && out.starts_with("1\n00:00:00,"), "{out}");
     let (ok, out, _) = hark_cmd(r, &["meetings", "rename", &id, "Renamed"]);
@@ -307,7 +320,7 @@ fn hark_record_and_hark_meetings_through_the_daemon_and_on_the_files() {
     let (ok, out, err) = hark_cmd(r, &["meetings", "reindex"]);
     assert!(ok && out.contains("reindexed 1 meetings, 1 segments"), "{out}{err}");
     let (ok, out, _) = hark_cmd(r, &["meetings", "search", "speech"]);
-    assert!(ok && out.contains(&id), "{out}");
+    assert!(ok && out.contains(&id) && out.contains("  Renamed: "), "{out}");
     let (ok, _, err) = hark_cmd(r, &["meetings", "show", "../etc"]);
     assert!(!ok && err.contains("not a meeting id"), "{err}");
     let (ok, _, err) = hark_cmd(r, &["meetings", "delete", &id]);

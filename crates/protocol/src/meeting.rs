@@ -65,6 +65,23 @@ pub struct MeetingMetadata {
     /// The latest revision (what `meeting.get` returns by default).
     pub revision: u32,
     pub revisions: Vec<Revision>,
+    /// Set when a crash interrupted the meeting and the daemon recovered it at its next start
+    /// (Hark's own field: what the `meeting.recovered` event said, kept with the meeting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Recovery>,
+}
+
+/// What recovering an interrupted meeting did (`MeetingMetadata::recovered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// When (RFC 3339): the daemon's start after the crash.
+    pub recovered_at: String,
+    /// Transcript lines that could not be read back, set aside in `transcript.jsonl.broken`.
+    pub broken_lines: u64,
+    /// Audio files whose header or length was repaired.
+    pub wavs_fixed: u64,
+    /// Audio files too short or malformed to repair, set aside as `<name>.wav.broken`.
+    pub wavs_moved_aside: u64,
 }
 
 /// `Segment` (PROTOCOL §7): one final line of a meeting's transcript.
@@ -166,13 +183,30 @@ pub struct SearchParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
     pub meeting_id: String,
+    /// The meeting's title (Hark's own field; absent from other daemons).
+    #[serde(default)]
+    pub title: String,
     pub seq: u64,
     pub t0_ms: u64,
     pub text: String,
     /// The matching words in context, marked `[` `]`.
     pub snippet: String,
+    /// The same snippet as pieces, each a match or not (Hark's own field): unlike `snippet`'s
+    /// brackets, which the text may contain too, nothing here needs parsing. Absent when the
+    /// daemon could not tell (a text with the private-use characters the index marks with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet_parts: Option<Vec<SnippetPart>>,
     /// Higher is better (the negated bm25 rank).
     pub score: f64,
+}
+
+/// A piece of a search snippet: `text` as it is in the segment (with the `…` cut marks), `match`
+/// when it is one of the query's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(rename = "match")]
+    pub is_match: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

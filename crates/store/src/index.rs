@@ -22,7 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hark_protocol::meeting::{FactCount, MeetingMetadata, MemoryHit, MemoryKind, SearchHit, Segment};
+use hark_protocol::meeting::{
+    FactCount, MeetingMetadata, MemoryHit, MemoryKind, SearchHit, Segment, SnippetPart,
+};
 use hark_protocol::time::now_millis;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -116,6 +118,37 @@ DROP TABLE IF EXISTS facts;
 
 /// `snippet()`'s marks and length (PROTOCOL §7: matches marked `[` `]`).
 const SNIPPET: &str = "snippet(segments_fts, 0, '[', ']', '…', 12)";
+/// The same snippet marked with two private-use characters instead, which speech does not
+/// contain, for `snippet_parts` (the brackets of `snippet` may be the text's own).
+const SNIPPET_MARKED: &str = "snippet(segments_fts, 0, char(57344), char(57345), '…', 12)";
+const OPEN_MARK: char = '\u{E000}';
+const CLOSE_MARK: char = '\u{E001}';
+
+/// A snippet marked with [`OPEN_MARK`] and [`CLOSE_MARK`] as pieces; `None` when the text has
+/// either character itself (then which ones are marks cannot be told).
+fn snippet_parts(marked: &str, text: &str) -> Option<Vec<SnippetPart>> {
+    if text.contains([OPEN_MARK, CLOSE_MARK]) {
+        return None;
+    }
+    let mut parts: Vec<SnippetPart> = Vec::new();
+    let mut is_match = false;
+    for piece in marked.split_inclusive([OPEN_MARK, CLOSE_MARK]) {
+        let (words, mark) = match piece.strip_suffix([OPEN_MARK, CLOSE_MARK]) {
+            Some(words) => (words, piece[words.len()..].chars().next()),
+            None => (piece, None),
+        };
+        if !words.is_empty() {
+            match parts.last_mut() {
+                Some(last) if last.is_match == is_match => last.text.push_str(words),
+                _ => parts.push(SnippetPart { text: words.to_string(), is_match }),
+            }
+        }
+        if let Some(mark) = mark {
+            is_match = mark == OPEN_MARK;
+        }
+    }
+    Some(parts)
+}
 
 /// Whether [`Index::open`] had to rebuild, and why (the daemon logs it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,20 +389,29 @@ impl Index {
     /// Full-text search over the latest revision of every meeting, best first (score = -bm25).
     pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
         let q = fts_query(query)?;
+        // One step. Ranking first and making the snippets of the kept rows only, with a second
+        // MATCH on each kept rowid, measured 2.6x slower (FTS5 reads the query's doclists again
+        // for every row; BENCHMARKS.md, meeting.search).
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT s.meeting_id, s.seq, s.t0_ms, s.text, {SNIPPET}, bm25(segments_fts) AS rank
+            "SELECT s.meeting_id, coalesce(m.title, ''), s.seq, s.t0_ms, s.text, {SNIPPET}, {SNIPPET_MARKED},
+                    bm25(segments_fts) AS rank
              FROM segments_fts JOIN segments s ON s.rid = segments_fts.rowid
+             LEFT JOIN meetings m ON m.id = s.meeting_id
              WHERE segments_fts MATCH ?1
              ORDER BY rank, s.meeting_id, s.seq LIMIT ?2"
         ))?;
         let hits = stmt.query_map(params![q, limit], |r| {
+            let text: String = r.get(4)?;
+            let marked: String = r.get(6)?;
             Ok(SearchHit {
                 meeting_id: r.get(0)?,
-                seq: r.get(1)?,
-                t0_ms: r.get(2)?,
-                text: r.get(3)?,
-                snippet: r.get(4)?,
-                score: -r.get::<_, f64>(5)?,
+                title: r.get(1)?,
+                seq: r.get(2)?,
+                t0_ms: r.get(3)?,
+                snippet_parts: snippet_parts(&marked, &text),
+                text,
+                snippet: r.get(5)?,
+                score: -r.get::<_, f64>(7)?,
             })
         })?;
         Ok(hits.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -748,6 +790,48 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_names_its_meeting_and_its_snippet_comes_in_parts_brackets_and_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MeetingStore::new(dir.path());
+        let (mut index, _) = Index::open(&store.layout().index(), &store).unwrap();
+        index.upsert_meeting(&meta("m", "Quarterly planning", "2026-01-01T00:00:00.000Z")).unwrap();
+        // The speaker's own brackets, around and next to a match: `snippet` cannot tell them
+        // from its marks; the parts can.
+        index.add_segment("m", &seg(0, "[laughs] the [budget] is budget-ish")).unwrap();
+        let hit = index.search("budget", 10).unwrap().remove(0);
+        assert_eq!(hit.title, "Quarterly planning");
+        assert_eq!(hit.snippet, "[laughs] the [[budget]] is [budget]-ish");
+        let parts = hit.snippet_parts.unwrap();
+        let pieces: Vec<(&str, bool)> = parts.iter().map(|p| (p.text.as_str(), p.is_match)).collect();
+        assert_eq!(
+            pieces,
+            [
+                ("[laughs] the [", false),
+                ("budget", true),
+                ("] is ", false),
+                ("budget", true),
+                ("-ish", false)
+            ]
+        );
+        assert_eq!(parts.iter().map(|p| p.text.as_str()).collect::<String>(), hit.text);
+        // A text with one of the index's own marks: no parts, the snippet as ever.
+        index.add_segment("m", &seg(1, "odd \u{E000} budget")).unwrap();
+        let odd = index.search("budget", 10).unwrap().into_iter().find(|h| h.seq == 1).unwrap();
+        assert_eq!(odd.snippet_parts, None);
+        assert_eq!(odd.snippet, "odd \u{E000} [budget]");
+        // On the wire: `match`, and no `snippet_parts` key when there are none.
+        let wire = serde_json::to_value(&odd).unwrap();
+        assert!(wire.get("snippet_parts").is_none(), "{wire}");
+        let wire = serde_json::to_value(index.search("laughs", 1).unwrap().remove(0)).unwrap();
+        assert_eq!(wire["snippet_parts"][0], serde_json::json!({"text": "[", "match": false}));
+        assert_eq!(wire["title"], "Quarterly planning");
+        // A segment whose meeting has no row (never the daemon's case): found, with no title.
+        index.add_segment("orphan", &seg(0, "budget alone")).unwrap();
+        let orphan = index.search("alone", 10).unwrap().remove(0);
+        assert_eq!((orphan.meeting_id.as_str(), orphan.title.as_str()), ("orphan", ""));
+    }
+
+    #[test]
     fn search_ranks_marks_and_survives_hostile_queries() {
         let dir = tempfile::tempdir().unwrap();
         let store = MeetingStore::new(dir.path());
@@ -771,6 +855,13 @@ mod tests {
         let hit = index.search("budget", 10).unwrap().into_iter().find(|h| h.seq == 3).unwrap();
         assert!(hit.snippet.starts_with('…') && hit.snippet.ends_with('…'), "{}", hit.snippet);
         assert!(hit.snippet.len() < long.len() / 2);
+        let parts = hit.snippet_parts.as_ref().unwrap();
+        assert!(parts[0].text.starts_with("…word ") && !parts[0].is_match, "{parts:?}");
+        assert_eq!(
+            parts.iter().filter(|p| p.is_match).map(|p| p.text.as_str()).collect::<Vec<_>>(),
+            ["budget"]
+        );
+        assert!(parts.last().unwrap().text.ends_with('…'));
         for hostile in [
             "\"",
             "OR",

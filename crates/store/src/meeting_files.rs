@@ -276,6 +276,7 @@ pub(crate) mod tests {
                 created_at: started_at.into(),
                 segment_count: 0,
             }],
+            recovered: None,
         }
     }
 

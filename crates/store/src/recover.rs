@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use hark_protocol::meeting::{MeetingMetadata, MeetingStatus, Revision};
+use hark_protocol::meeting::{MeetingMetadata, MeetingStatus, Recovery, Revision};
 use hark_protocol::time::now_rfc3339;
 
 use crate::durable::{is_temp_name, open_append_private, sync_dir, write_atomic};
@@ -91,8 +91,17 @@ impl MeetingStore {
         let count = read.segments.len() as u64;
         let last_t1 = read.segments.iter().map(|s| s.t1_ms).max().unwrap_or(0);
         let now = now_rfc3339();
+        let broken_lines = read.bad.len();
         metadata.status = MeetingStatus::Interrupted;
-        metadata.ended_at = Some(now);
+        metadata.ended_at = Some(now.clone());
+        // Kept with the meeting, so a window that connects long after the `meeting.recovered`
+        // event can still say what happened to it.
+        metadata.recovered = Some(Recovery {
+            recovered_at: now,
+            broken_lines: broken_lines as u64,
+            wavs_fixed: wavs_fixed as u64,
+            wavs_moved_aside: wavs_moved_aside as u64,
+        });
         metadata.duration_ms = metadata.duration_ms.max(audio_ms).max(last_t1);
         match metadata.revisions.iter_mut().find(|r| r.revision == 1) {
             Some(r) => r.segment_count = count,
@@ -111,7 +120,6 @@ impl MeetingStore {
             metadata.segment_count = count;
         }
         self.write_metadata(&metadata)?;
-        let broken_lines = read.bad.len();
         tracing::info!(
             meeting = id,
             segments = count,
@@ -381,6 +389,10 @@ mod tests {
         assert_eq!(r.metadata.revisions[0].segment_count, 4);
         assert_eq!(r.metadata.duration_ms, 7000);
         assert!(r.metadata.ended_at.as_deref().is_some_and(|t| t.ends_with('Z')));
+        // What was done is kept in meeting.json, for clients that connect later.
+        let kept = r.metadata.recovered.clone().unwrap();
+        assert_eq!((kept.broken_lines, kept.wavs_fixed, kept.wavs_moved_aside), (3, 1, 0));
+        assert_eq!(Some(&kept.recovered_at), r.metadata.ended_at.as_ref());
         assert_eq!(store.read_metadata("m").unwrap(), r.metadata);
 
         let texts: Vec<String> = store.read_segments("m", 1).unwrap().into_iter().map(|s| s.text).collect();
@@ -406,6 +418,8 @@ mod tests {
         drop(w);
         let r = store.recover("m").unwrap().unwrap();
         assert_eq!((r.broken_lines, r.wavs_fixed), (0, 0));
+        let kept = r.metadata.recovered.as_ref().unwrap();
+        assert_eq!((kept.broken_lines, kept.wavs_fixed, kept.wavs_moved_aside), (0, 0, 0));
         assert_eq!(r.metadata.duration_ms, 3900);
         assert_eq!(r.metadata.segment_count, 2);
         assert!(!store.layout().broken_transcript("m").exists(), "nothing bad, no .broken file");

@@ -45,6 +45,27 @@ export function formatDateTime(iso: string, offsetMinutes = localOffsetMinutes()
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
 }
 
+/**
+ * What recovering a meeting after a crash did (`MeetingMetadata.recovered`, Hark's own field), in
+ * words: what was kept needs no mention, what was set aside or repaired does.
+ */
+export function recoveryText(
+  r: { recovered_at: string; broken_lines: number; wavs_fixed: number; wavs_moved_aside: number },
+  offsetMinutes = localOffsetMinutes(),
+): string {
+  const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+  const done: string[] = [];
+  if (r.broken_lines > 0) {
+    done.push(`${n(r.broken_lines, 'transcript line', 'transcript lines')} could not be read and ${r.broken_lines === 1 ? 'was' : 'were'} set aside (transcript.jsonl.broken)`);
+  }
+  if (r.wavs_fixed > 0) done.push(`${n(r.wavs_fixed, 'audio file', 'audio files')} repaired`);
+  if (r.wavs_moved_aside > 0) {
+    done.push(`${n(r.wavs_moved_aside, 'audio file', 'audio files')} too short to repair, set aside (.wav.broken)`);
+  }
+  const when = `After a crash, on ${formatDateTime(r.recovered_at, offsetMinutes)}`;
+  return done.length ? `${when}: ${done.join('; ')}.` : `${when}: everything written before it was kept.`;
+}
+
 export function localOffsetMinutes(): number {
   return -new Date().getTimezoneOffset();
 }

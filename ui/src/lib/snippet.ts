@@ -1,6 +1,6 @@
 /**
- * `meeting.search` snippets mark matches with `[` `]` (docs/API.md, meeting.search). This turns a
- * snippet into plain-text pieces, each marked or not; the view renders them as text nodes inside
+ * `meeting.search` snippets mark matches with `[` `]` (docs/API.md, meeting.search); Hark's daemon
+ * also sends them as pieces (`hitParts`). This turns a snippet into plain-text pieces, each marked or not; the view renders them as text nodes inside
  * `<mark>` or not, so no daemon text is ever parsed as HTML.
  *
  * The snippet is the stored text with brackets added, so brackets the speaker's text already had
@@ -11,6 +11,21 @@
 export interface SnippetPart {
   text: string;
   match: boolean;
+}
+
+/**
+ * A search hit's snippet as pieces: Hark's daemon sends them (`snippet_parts`, nothing to guess);
+ * from another daemon, or a malformed list, the snippet is parsed as below.
+ */
+export function hitParts(hit: { snippet: string; text?: string; snippet_parts?: unknown }): SnippetPart[] {
+  const given = hit.snippet_parts;
+  if (
+    Array.isArray(given) &&
+    given.every((p) => p && typeof p === 'object' && typeof p.text === 'string' && typeof p.match === 'boolean')
+  ) {
+    return given.map((p: SnippetPart) => ({ text: p.text, match: p.match }));
+  }
+  return parseSnippet(hit.snippet, hit.text);
 }
 
 export function parseSnippet(snippet: string, text?: string): SnippetPart[] {

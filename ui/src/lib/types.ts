@@ -87,6 +87,8 @@ export interface MeetingMetadata {
   started_by: string;
   revision: number;
   revisions: MeetingRevision[];
+  /** Hark's own: set on a meeting recovered after a crash. */
+  recovered?: { recovered_at: string; broken_lines: number; wavs_fixed: number; wavs_moved_aside: number } | null;
 }
 
 export interface Segment {
@@ -101,10 +103,14 @@ export interface Segment {
 
 export interface SearchHit {
   meeting_id: string;
+  /** Hark's own: the meeting's title. */
+  title?: string;
   seq: number;
   t0_ms: number;
   text: string;
   snippet: string;
+  /** Hark's own: the snippet as pieces, each a match or not (absent when the daemon cannot tell). */
+  snippet_parts?: { text: string; match: boolean }[];
   score: number;
 }
 

@@ -212,6 +212,7 @@ pub async fn start(daemon: &Arc<Daemon>, caller: &Caller, params: Option<Value>)
             created_at: started_at.clone(),
             segment_count: 0,
         }],
+        recovered: None,
     };
     // From here on the meeting is made in a task of its own: a request aborted now (its
     // connection gone) never leaves a recorder without its streams, nor a device open.

@@ -12,7 +12,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
 import { EXPORT_FORMATS, exportFileName, mimeFor } from '../../lib/download.js';
 import { fetchAudio, type AudioChunk } from '../../lib/audio.js';
-import { formatBytes, formatDateTime, formatDuration, formatOffset, percent } from '../../lib/format.js';
+import { formatBytes, formatDateTime, formatDuration, formatOffset, percent, recoveryText } from '../../lib/format.js';
 import { describeError } from '../../lib/rpc.js';
 import type { HostEvent, MeetingMetadata, MeetingSource, ModelEntry, Segment } from '../../lib/types.js';
 import { WINDOW_CLIENT_ID, downloadText } from '../daemon.js';
@@ -334,6 +334,7 @@ export class MeetingPage {
         <div><dt>Sources</dt><dd>${meta.sources.map((s) => sourceText(s.name, s.role)).join(', ')}</dd></div>
         ${meta.language ? html`<div><dt>Language</dt><dd>${meta.language}</dd></div>` : nothing}
         <div><dt>Started by</dt><dd>${meta.started_by === WINDOW_CLIENT_ID ? 'you, in this window' : meta.started_by}</dd></div>
+        ${meta.recovered ? html`<div class="recovery"><dt>Recovered</dt><dd>${recoveryText(meta.recovered)}</dd></div>` : nothing}
       </dl>
       ${this.renderRevision(meta)}
       ${this.renderActions(meta, recording)}

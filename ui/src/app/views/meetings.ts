@@ -6,7 +6,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
 import { formatDateTime, formatDuration, formatOffset } from '../../lib/format.js';
 import { ErrorCode, RpcError, describeError } from '../../lib/rpc.js';
-import { parseSnippet } from '../../lib/snippet.js';
+import { hitParts } from '../../lib/snippet.js';
 import type { HostEvent, MeetingMetadata, SearchHit } from '../../lib/types.js';
 import type { HarkApp } from '../hark-app.js';
 import { meetingStatus } from './common.js';
@@ -114,6 +114,8 @@ export class MeetingsView {
   }
 
   private async fetchTitles(hits: SearchHit[]): Promise<void> {
+    // Hark's daemon names each hit's meeting; another daemon's hits are looked up.
+    for (const h of hits) if (typeof h.title === 'string' && h.title) this.titles.set(h.meeting_id, h.title);
     const known = new Set(this.app.state.meetings.map((m) => m.id));
     const missing = [...new Set(hits.map((h) => h.meeting_id))].filter((id) => !known.has(id) && !this.titles.has(id));
     for (const id of missing.slice(0, 20)) {
@@ -233,7 +235,7 @@ export class MeetingsView {
                 (h) => html`<li class="hit">
                   <button type="button" class="hit-open" @click=${() => this.app.openMeeting(id)}
                     aria-label="Open ${this.titleOf(id)} at ${formatOffset(h.t0_ms)}">${formatOffset(h.t0_ms)}</button>
-                  <span class="snippet">${parseSnippet(h.snippet, h.text).map((p) => (p.match ? html`<mark>${p.text}</mark>` : p.text))}</span>
+                  <span class="snippet">${hitParts(h).map((p) => (p.match ? html`<mark>${p.text}</mark>` : p.text))}</span>
                 </li>`,
               )}
             </ul>
