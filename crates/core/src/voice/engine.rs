@@ -108,6 +108,7 @@ impl Engine {
     pub fn release_idle(&self, keep_alive: Duration, now: Instant) -> Option<Duration> {
         let mut loaded = crate::lock(&self.loaded);
         let mut next: Option<Duration> = None;
+        let mut released = 0;
         loaded.retain_mut(|l| {
             if Arc::strong_count(&l.model) > 1 {
                 // Its use may end any time: looked at every second, so it is released no more
@@ -119,12 +120,18 @@ impl Engine {
             let idle = now.saturating_duration_since(l.last_used);
             if idle >= keep_alive {
                 tracing::info!(model = %l.path.display(), idle_s = idle.as_secs(), "releasing a model nothing used for its keep-alive");
+                released += 1;
                 return false;
             }
             let due = keep_alive - idle;
             next = Some(next.map_or(due, |n| n.min(due)));
             true
         });
+        drop(loaded);
+        if released > 0 {
+            // Freed now: nothing else held it (a held model is never released above).
+            give_freed_memory_back();
+        }
         next
     }
 
@@ -213,6 +220,32 @@ impl Engine {
         }
         self.loaded_signal.notify_one();
         Ok(loaded)
+    }
+}
+
+/// Hands the allocator's free memory back to the system, after a model was released.
+///
+/// glibc's malloc keeps what a program frees for its next allocations, in every thread's arena:
+/// after a meeting (a model of 75 MiB and more, each stream's whisper state, its audio buffers)
+/// the daemon kept about as much again as the model itself resident, unused until its next
+/// allocations (BENCHMARKS.md, "Six minutes after a meeting": the desktop app at 175 MiB without
+/// this, 101 MiB with it, 84 MiB before the meeting). `malloc_trim(0)` returns the free pages at
+/// the top of each arena and `madvise`s the free pages inside them. It walks the arenas: on a
+/// blocking thread when there is a runtime. Other allocators and systems: nothing is done.
+fn give_freed_memory_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        #[allow(unsafe_code)]
+        fn trim() {
+            // SAFETY: malloc_trim takes a size and only changes the allocator's own free lists
+            // (under its arena locks, so concurrent allocation is safe); nothing of ours is read.
+            let gave_back = unsafe { libc::malloc_trim(0) };
+            tracing::debug!(gave_back = gave_back == 1, "freed memory handed back after a model release");
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(trim)),
+            Err(_) => trim(),
+        }
     }
 }
 
