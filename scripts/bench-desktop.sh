@@ -4,8 +4,11 @@
 # idle over a window with the window open, then closed. See tests/desktop/measure.mjs.
 # With --live: the window's CPU while a meeting runs on its Live view, against the same view
 # idle (tests/desktop/measure-live.mjs; through tauri-driver).
+# With --after-meeting SECONDS: also a meeting (jfk.wav through the real model, HARK_TEST_MODEL
+# or the shared fixture) and the memory right after it and from SECONDS after it.
 #
 #   scripts/bench-desktop.sh [--runs N] [--idle SECONDS] [--no-build] [--bin PATH] [--live]
+#                            [--after-meeting SECONDS]
 #
 # Runs on a private Xvfb (HARK_DESKTOP_DISPLAY names a display to use instead) in its own D-Bus
 # session. Linux only (/proc).
@@ -17,6 +20,7 @@ RUNS=3
 IDLE=60
 BUILD=1
 LIVE=0
+AFTER=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
@@ -24,7 +28,8 @@ while [[ $# -gt 0 ]]; do
     --no-build) BUILD=0; shift ;;
     --bin) BIN="$2"; shift 2 ;;
     --live) LIVE=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --after-meeting) AFTER="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-desktop: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,5 +47,10 @@ if [ "$LIVE" = 1 ]; then
   dbus-run-session -- node tests/desktop/measure-live.mjs "$BIN" "$RUNS" 6 30 2> >(grep -v '^dbus-daemon' >&2)
   exit
 fi
+if [ "$AFTER" != 0 ] && [ -z "${HARK_TEST_MODEL:-}" ]; then
+  HARK_TEST_MODEL="$(cd .. && pwd)/shared/fixtures/models/ggml-tiny.en.bin"
+  [ -f "$HARK_TEST_MODEL" ] || { echo "bench-desktop --after-meeting: no real model (set HARK_TEST_MODEL)" >&2; exit 2; }
+  export HARK_TEST_MODEL
+fi
 echo "bench-desktop: $BIN, $RUNS run(s), $IDLE s idle each way, DISPLAY=$DISPLAY" >&2
-dbus-run-session -- node tests/desktop/measure.mjs "$BIN" "$RUNS" "$IDLE" 2> >(grep -v '^dbus-daemon' >&2)
+dbus-run-session -- node tests/desktop/measure.mjs "$BIN" "$RUNS" "$IDLE" "$AFTER" 2> >(grep -v '^dbus-daemon' >&2)

@@ -8,7 +8,9 @@
 //   - live: a meeting from a file source played at real time (speech: jfk.wav N times, made
 //     with sox), from meeting.start to meeting.stopped, the Live view drawing it;
 // each measured as the CPU (utime + stime) of WebKit's web process (the page: layout, paint,
-// script) and of the app process (the shell and the in-process daemon), per /proc.
+// script), of the window process (`hark-desktop --window`: the webview's UI side, its GTK main
+// loop and the IPC to the page) and of the app process (the tray, the shell and the in-process
+// daemon), per /proc.
 // Prints one JSON object per run, then a summary.
 //
 //   node tests/desktop/measure-live.mjs BIN [RUNS] [REPEATS_OF_JFK] [FLOOR_SECONDS]
@@ -26,9 +28,10 @@ const repeats = Number(repeatsArg);
 const floorSeconds = Number(floorArg);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** CPU ticks of the app process and of its web process(es). */
+/** CPU ticks of the app process, of its window process and of its web process(es). */
 function ticks(appPid) {
   let app = 0;
+  let window = 0;
   let web = 0;
   for (const pid of descendants(appPid)) {
     try {
@@ -38,16 +41,21 @@ function ticks(appPid) {
       const t = Number(f[11]) + Number(f[12]);
       if (pid === appPid) app += t;
       else if (name.startsWith('WebKitWebProces')) web += t;
+      else if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--window')) window += t;
     } catch {
       // gone
     }
   }
-  return { app, web };
+  return { app, window, web };
 }
 
 function percent(before, after, seconds) {
   const p = (t) => Math.round(((t / TICK) / seconds) * 100 * 100) / 100;
-  return { web: p(after.web - before.web), app: p(after.app - before.app) };
+  return {
+    web: p(after.web - before.web),
+    window: p(after.window - before.window),
+    app: p(after.app - before.app),
+  };
 }
 
 const root0 = mkdtempSync(join(tmpdir(), 'hark-live-bench-'));
@@ -142,6 +150,8 @@ console.log(
       floor_web_cpu_percent: pick((r) => r.floor_cpu_percent.web),
       live_app_cpu_percent: pick((r) => r.live_cpu_percent.app),
       floor_app_cpu_percent: pick((r) => r.floor_cpu_percent.app),
+      live_window_cpu_percent: pick((r) => r.live_cpu_percent.window),
+      floor_window_cpu_percent: pick((r) => r.floor_cpu_percent.window),
       web_cpu_s_per_minute_live: pick((r) => r.web_cpu_s_per_minute_live),
     },
   }),
