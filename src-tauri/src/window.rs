@@ -3,15 +3,17 @@
 //!
 //! Why: a WebKitGTK webview, once created, keeps its web context, WebKit's network process and
 //! the library's heap for as long as its process lives, even after the window is destroyed (the
-//! app held RSS 229 / PSS 146 MiB with its window closed, against 132 / 104 MiB for the same
-//! process that never made a webview; BENCHMARKS.md, "The desktop app"). With the window in its
+//! app held RSS 229 / PSS 146 MiB with its window closed; the tray process alone holds 85 / 76
+//! MiB; BENCHMARKS.md, "The desktop app at rest"). With the window in its
 //! own process, closing it gives all of that back, and the tray process (tray, daemon,
 //! notifications, start at login, shortcut) never creates a web context at all.
 //!
 //! The two talk over the child's stdin and stdout, one JSON object per line (`ToWindow`,
 //! `FromWindow`): the tray sends where the daemon is (at spawn and on every change: the host token
 //! travels here, never in an argument or the environment, which other processes can read) and
-//! "open" (show, focus, go to a route); the window sends "quit" (its Quit button). The window
+//! "open" (show, focus, go to a route); the window sends "quit" (its Quit button) and "closed"
+//! (its window is gone: the next "open" starts a new process instead of reaching this one, which
+//! is on its way out, so a click then is never lost). The window
 //! talks to the daemon itself, over WebSocket, as before. The window process ends when its window
 //! closes, or when its stdin ends (the tray process is gone).
 
@@ -52,6 +54,8 @@ pub enum ToWindow {
 pub enum FromWindow {
     /// The window's Quit: the whole app quits (meetings stopped cleanly first).
     Quit,
+    /// The window was destroyed; the process exits next.
+    Closed,
 }
 
 /// The tray side: the window process, started on demand. Cheap to clone (one shared slot).
@@ -173,20 +177,22 @@ impl Windows {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
+            let forget = || {
+                let mut current = crate::lock(&inner.current);
+                if current.as_ref().is_some_and(|c| c.id == id) {
+                    *current = None;
+                }
+            };
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<FromWindow>(&line) {
                     Ok(FromWindow::Quit) => {
                         let _ = inner.actions.send(Action::Quit);
                     }
+                    Ok(FromWindow::Closed) => forget(),
                     Err(_) => tracing::debug!(line, "the window process wrote a line that is not a message"),
                 }
             }
-            {
-                let mut current = crate::lock(&inner.current);
-                if current.as_ref().is_some_and(|c| c.id == id) {
-                    *current = None;
-                }
-            }
+            forget();
             match child.wait().await {
                 Ok(status) if status.success() => tracing::info!("window closed"),
                 Ok(status) => tracing::warn!(%status, "the window process ended with an error"),
@@ -246,13 +252,21 @@ pub fn run(route: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The window's close ends this process (Tauri exits when its last window is gone).
-    let code = app.run_return(|_, _| {});
+    // The window's close ends this process (Tauri exits when its last window is gone); the tray
+    // hears of it first, so an "open" from now on starts a new window process.
+    let code = app.run_return(|_, event| {
+        if let tauri::RunEvent::WindowEvent { label, event: tauri::WindowEvent::Destroyed, .. } = event
+            && label == MAIN_WINDOW
+            && let Err(e) = tell_the_tray(&FromWindow::Closed)
+        {
+            tracing::debug!(error = %e, "cannot tell the tray the window closed");
+        }
+    });
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// The window's Quit, to the tray process (the `quit_app` command).
+/// A message to the tray process: the window's Quit (the `quit_app` command), or its close.
 pub fn tell_the_tray(message: &FromWindow) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -343,16 +357,19 @@ mod tests {
             assert_eq!(serde_json::from_str::<ToWindow>(&line).unwrap(), message);
         }
         assert_eq!(serde_json::to_string(&FromWindow::Quit).unwrap(), r#"{"kind":"quit"}"#);
+        assert_eq!(serde_json::to_string(&FromWindow::Closed).unwrap(), r#"{"kind":"closed"}"#);
     }
 
     /// A stand-in window process (sh) that logs each line it hears, says "quit" when sent to
-    /// /quit and exits when sent to /close: what the tray sends, and when a new one starts.
+    /// /quit, exits when sent to /close, and says "closed" then takes 3 s to exit when sent to
+    /// /linger: what the tray sends, and when a new one starts.
     const FAKE_WINDOW: &str = r#"log="$1"; echo "started${2:+ $2 $3}" >> "$log"
 while IFS= read -r line; do
   printf '%s\n' "$line" >> "$log"
   case "$line" in
     *'"/quit"'*) printf 'not a message\n{"kind":"quit"}\n' ;;
     *'"/close"'*) exit 0 ;;
+    *'"/linger"'*) printf '{"kind":"closed"}\n'; sleep 3; exit 0 ;;
   esac
 done"#;
 
@@ -421,5 +438,35 @@ done"#;
             serde_json::from_str::<ToWindow>(&lines[6]).unwrap(),
             ToWindow::Status { status: LinkStatus::Ready(link) }
         );
+    }
+
+    #[tokio::test]
+    async fn an_open_after_the_window_closed_starts_a_new_process_while_the_old_one_winds_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("window.log");
+        let (actions, _actions_rx) = mpsc::unbounded_channel();
+        let windows = Windows::new(
+            "sh".into(),
+            vec!["-c".into(), FAKE_WINDOW.into(), "sh".into(), log.display().to_string()],
+            actions,
+        );
+        let started = || std::fs::read_to_string(&log).unwrap_or_default().matches("started").count();
+        windows.open(None);
+        windows.open(Some("/linger".into()));
+        // "closed" frees the slot at once, though the process lives on for 3 s more.
+        let t = std::time::Instant::now();
+        while crate::lock(&windows.inner.current).is_some() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(2), "the tray did not hear \"closed\"");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        windows.open(Some("/settings".into()));
+        while started() < 2 {
+            assert!(t.elapsed() < std::time::Duration::from_secs(2), "no new window process: {}", started());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(std::fs::read_to_string(&log).unwrap().contains("started --route /settings"));
+        // The old one's exit does not forget the new one.
+        tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+        assert!(crate::lock(&windows.inner.current).is_some());
     }
 }
