@@ -86,10 +86,19 @@ impl Windows {
     /// Window processes are `program args... [--route R]` (the app: its own executable and
     /// `--window`; tests: a script).
     pub fn new(program: PathBuf, args: Vec<String>, actions: mpsc::UnboundedSender<Action>) -> Self {
+        Self::with_env_remove(program, args, Vec::new(), actions)
+    }
+
+    fn with_env_remove(
+        program: PathBuf,
+        args: Vec<String>,
+        env_remove: Vec<String>,
+        actions: mpsc::UnboundedSender<Action>,
+    ) -> Self {
         let inner = Inner {
             program,
             args,
-            env_remove: Vec::new(),
+            env_remove,
             actions,
             status: watch::channel(LinkStatus::Starting).0,
             current: Mutex::new(None),
@@ -104,11 +113,13 @@ impl Windows {
         actions: mpsc::UnboundedSender<Action>,
         without_gdk_gl: bool,
     ) -> std::io::Result<Self> {
-        let mut windows = Windows::new(std::env::current_exe()?, vec![WINDOW_ARG.to_string()], actions);
-        if without_gdk_gl {
-            Arc::get_mut(&mut windows.inner).expect("not shared yet").env_remove.push("GDK_GL".into());
-        }
-        Ok(windows)
+        let env_remove = if without_gdk_gl { vec!["GDK_GL".to_string()] } else { Vec::new() };
+        Ok(Windows::with_env_remove(
+            std::env::current_exe()?,
+            vec![WINDOW_ARG.to_string()],
+            env_remove,
+            actions,
+        ))
     }
 
     /// Where the daemon is now; a running window hears it at once, a later one when it starts.

@@ -104,12 +104,20 @@ def mapped(x, display, title: str) -> list:
     return found
 
 
-def close(title: str) -> int:
+def on_display(verb) -> int:
+    """Runs VERB(x, display) on the default display, closed after; 2 when it cannot be opened."""
     x = xlib()
     display = x.XOpenDisplay(None)
     if not display:
         print("x11.py: cannot open the display", file=sys.stderr)
         return 2
+    try:
+        return verb(x, display)
+    finally:
+        x.XCloseDisplay(display)
+
+
+def close(x, display, title: str) -> int:
     protocols = x.XInternAtom(display, b"WM_PROTOCOLS", 0)
     delete = x.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
     windows = mapped(x, display, title)
@@ -123,49 +131,30 @@ def close(title: str) -> int:
         event.xclient.data[1] = 0  # CurrentTime
         x.XSendEvent(display, window, 0, 0, ctypes.byref(event))
     x.XFlush(display)
-    x.XCloseDisplay(display)
     return 0 if windows else 1
 
 
-def shown(title: str) -> int:
-    x = xlib()
-    display = x.XOpenDisplay(None)
-    if not display:
-        print("x11.py: cannot open the display", file=sys.stderr)
-        return 2
+def shown(x, display, title: str) -> int:
     count = len(mapped(x, display, title))
-    x.XCloseDisplay(display)
     print(count)
     return 0 if count else 1
 
 
-def wait(title: str, seconds: float) -> int:
-    x = xlib()
-    display = x.XOpenDisplay(None)
-    if not display:
-        print("x11.py: cannot open the display", file=sys.stderr)
-        return 2
+def wait(x, display, title: str, seconds: float) -> int:
     deadline = time.monotonic() + seconds
     while not mapped(x, display, title):
         if time.monotonic() > deadline:
-            x.XCloseDisplay(display)
             return 1
         time.sleep(0.005)
-    x.XCloseDisplay(display)
     return 0
 
 
 KEYSYMS = {"ctrl": "Control_L", "control": "Control_L", "shift": "Shift_L", "alt": "Alt_L", "super": "Super_L"}
 
 
-def keys(combo: str) -> int:
-    x = xlib()
+def keys(x, display, combo: str) -> int:
     xtst = ctypes.cdll.LoadLibrary(ctypes.util.find_library("Xtst") or "libXtst.so.6")
     xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
-    display = x.XOpenDisplay(None)
-    if not display:
-        print("x11.py: cannot open the display", file=sys.stderr)
-        return 2
     codes = []
     for name in combo.split("+"):
         keysym = x.XStringToKeysym(KEYSYMS.get(name.lower(), name.lower()).encode())
@@ -179,19 +168,19 @@ def keys(combo: str) -> int:
     for code in reversed(codes):
         xtst.XTestFakeKeyEvent(display, code, 0, 0)
     x.XFlush(display)
-    x.XCloseDisplay(display)
     return 0
 
 
 if __name__ == "__main__":
     verb, arg = (sys.argv[1:3] + ["", ""])[:2]
     if verb == "close":
-        sys.exit(close(arg or "Hark"))
+        sys.exit(on_display(lambda x, d: close(x, d, arg or "Hark")))
     if verb == "shown":
-        sys.exit(shown(arg or "Hark"))
+        sys.exit(on_display(lambda x, d: shown(x, d, arg or "Hark")))
     if verb == "wait":
-        sys.exit(wait(arg or "Hark", float((sys.argv[3:4] or ["20"])[0])))
+        seconds = float((sys.argv[3:4] or ["20"])[0])
+        sys.exit(on_display(lambda x, d: wait(x, d, arg or "Hark", seconds)))
     if verb == "keys" and arg:
-        sys.exit(keys(arg))
+        sys.exit(on_display(lambda x, d: keys(x, d, arg)))
     print(__doc__, file=sys.stderr)
     sys.exit(2)

@@ -108,7 +108,7 @@ impl Engine {
     pub fn release_idle(&self, keep_alive: Duration, now: Instant) -> Option<Duration> {
         let mut loaded = crate::lock(&self.loaded);
         let mut next: Option<Duration> = None;
-        let mut released = 0;
+        let mut released = false;
         loaded.retain_mut(|l| {
             if Arc::strong_count(&l.model) > 1 {
                 // Its use may end any time: looked at every second, so it is released no more
@@ -120,7 +120,7 @@ impl Engine {
             let idle = now.saturating_duration_since(l.last_used);
             if idle >= keep_alive {
                 tracing::info!(model = %l.path.display(), idle_s = idle.as_secs(), "releasing a model nothing used for its keep-alive");
-                released += 1;
+                released = true;
                 return false;
             }
             let due = keep_alive - idle;
@@ -128,7 +128,7 @@ impl Engine {
             true
         });
         drop(loaded);
-        if released > 0 {
+        if released {
             // Freed now: nothing else held it (a held model is never released above).
             give_freed_memory_back();
         }
