@@ -3,7 +3,8 @@
 // dirs on a free port, its daemon answers, the window reaches the daemon (command, token,
 // WebSocket from the webview's origin) under the strict CSP, closing the window ends its process
 // and keeps the daemon, the tray menu works as a panel drives it (D-Bus), a second launch only
-// brings the window back, and Quit (tray or window) ends the app cleanly.
+// brings the window back, and Quit (tray, window or SIGTERM, even during start-up) ends the app
+// cleanly.
 // With the real UI built (not the placeholder), it also records from the window.
 //
 // Run by scripts/test-desktop.sh (Xvfb, a D-Bus session, the virtual microphone, the build).
@@ -433,4 +434,20 @@ test("the window's Quit (quit_app) ends the app cleanly", { timeout: 60_000 }, a
   await eventually('the app to exit', 30_000, () => !alive(pid));
   assert.equal(discovery(runtimeDir), null, 'a clean shutdown removes daemon.json');
   await wd.end().catch(() => {});
+});
+
+test('SIGTERM the moment the daemon is up (GTK and the tray still loading) stops the app cleanly', { timeout: 60_000 }, async () => {
+  // The daemon writes its discovery file before GTK and the tray load (a few hundred ms): a
+  // SIGTERM then must quit like the menu's Quit, not kill the process (it did: exit 143, the
+  // discovery file left behind, caught by the bundle test).
+  const started = spawn(app, [], { env, stdio: 'ignore' });
+  const exited = new Promise((resolve) => started.once('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 20_000;
+  while (discovery(runtimeDir)?.pid !== started.pid) {
+    assert.ok(Date.now() < deadline, 'no discovery file from the new launch within 20 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  started.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  assert.equal(discovery(runtimeDir), null, 'a clean shutdown removes daemon.json');
 });

@@ -236,8 +236,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// SIGINT and SIGTERM, registered when created (not on first poll).
-struct Signals {
+/// SIGINT and SIGTERM, registered when created (not on first poll): from then on they no
+/// longer kill the process, they wake [`Signals::wait`]. The desktop app installs them too,
+/// before its daemon writes the discovery file.
+pub struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -245,7 +247,8 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Self> {
+    /// Registers the handlers; needs a tokio runtime context.
+    pub fn install() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -258,7 +261,8 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn wait_then_cancel(mut self, shutdown: CancellationToken) {
+    /// Returns at the first SIGINT or SIGTERM (Ctrl-C elsewhere).
+    pub async fn wait(mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}
@@ -266,6 +270,10 @@ impl Signals {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn wait_then_cancel(self, shutdown: CancellationToken) {
+        self.wait().await;
         tracing::info!("shutting down");
         shutdown.cancel();
     }
