@@ -12,7 +12,8 @@
 //! apart) divided by the floor's `full()` time. WER = word error rate of the finals, joined,
 //! against the reference (`--reference`, or the `manifest.tsv` next to the audio that
 //! `scripts/gen-speech.sh` writes, or jfk.wav's words). Partial churn = words of a partial that
-//! the next partial of the same segment no longer starts with, per partial.
+//! the next partial of the same segment no longer starts with, per partial. Partial lag (real
+//! time only) = when a partial arrived, less the stream's start and the audio time it covers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -104,6 +105,9 @@ struct StreamOut {
     partials: usize,
     /// Words retracted between consecutive partials of one segment.
     retracted: usize,
+    /// Each partial's lag: received, minus the stream's start plus the audio time it covers
+    /// (meaningful at real-time pace only).
+    partial_lags: Vec<f64>,
 }
 
 async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> Result<StreamOut, String> {
@@ -119,13 +123,16 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
     )
     .await
     .map_err(|e| e.to_string())?;
-    let mut out = StreamOut { finals: Vec::new(), partials: 0, retracted: 0 };
+    let started = Instant::now();
+    let mut out = StreamOut { finals: Vec::new(), partials: 0, retracted: 0, partial_lags: Vec::new() };
     let mut last_partial: Option<(u64, Vec<String>)> = None;
     while let Some(m) = c.next_method("voice.event", Duration::from_secs(120)).await {
         let e = &m["params"]["event"];
         match e["type"].as_str() {
             Some("partial") => {
                 out.partials += 1;
+                let t1 = e["t1_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+                out.partial_lags.push(started.elapsed().as_secs_f64() - t1);
                 let (t0, w) = (e["t0_ms"].as_u64().unwrap_or(0), words(e["text"].as_str().unwrap_or("")));
                 if let Some((prev_t0, prev)) = &last_partial
                     && *prev_t0 == t0
@@ -177,9 +184,9 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         args.runs
     );
     println!(
-        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial |"
+        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial | partial lag p50 / p90 s |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut texts = Vec::new();
     for audio_path in &files {
         let (audio, _) = hark_audio::wav::read_file_16k_mono(audio_path).map_err(|e| e.to_string())?;
@@ -203,7 +210,7 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         }
         let floor_s = median(floor_s);
         println!(
-            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - |",
+            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - | - |",
             wer(&reference, &floor_text)
         );
         texts.push((format!("{name}, floor"), floor_text));
@@ -217,8 +224,15 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         for (label, out, f, p, calls) in rows {
             let churn = if out.partials == 0 { 0.0 } else { out.retracted as f64 / out.partials as f64 };
             let joined = out.finals.join(" ");
+            let mut lags = out.partial_lags.clone();
+            lags.sort_by(f64::total_cmp);
+            let pct = |q: f64| lags.get(((lags.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied();
+            let lag = match (pct(0.5), pct(0.9)) {
+                (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+                _ => "-".into(),
+            };
             println!(
-                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} |",
+                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} | {lag} |",
                 f + p,
                 (f + p) / floor_s,
                 wer(&reference, &joined),

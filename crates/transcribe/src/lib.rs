@@ -3,11 +3,13 @@
 //! model); [`whisper::WhisperTranscriber`] (feature `whisper`) runs whisper.cpp. Models are
 //! checked by [`ggml::inspect`] before whisper.cpp ever sees them, so a truncated or foreign
 //! file is a clear error, never a crash. [`pack::transcribe_speech`] is the one-shot entry point
-//! (long silences cut out first); `quantize` (feature `whisper`) writes quantized models.
+//! (long silences cut out first); `quantize` (feature `whisper`) writes quantized models;
+//! [`gate::Gated`] makes a model's calls take turns, finals first.
 //!
 //! Calls are blocking and CPU-heavy: run them on a worker thread, never on the async runtime.
 
 pub mod fake;
+pub mod gate;
 pub mod ggml;
 pub mod pack;
 #[cfg(feature = "whisper")]

@@ -75,6 +75,25 @@ pub fn audio_ctx_for(samples: usize, context: usize) -> i32 {
 /// 10 s.
 const MIN_AUDIO_CTX: i32 = 500;
 
+/// The encoder window for a partial of `samples`: the audio plus a fifth and 1 s, at least 3 s.
+/// A partial is a guess the final replaces, so it takes the risk the finals' 10 s floor guards
+/// against; the runaways a tight window can start are cut by [`partial_max_tokens`]. Measured
+/// with `hark-bench accuracy` on jfk.wav (2 cores, 2 threads): a partial of 0.5-5 s cost
+/// 0.24-0.28 s with the 10 s window, 0.07-0.20 s with this one (BENCHMARKS.md, "Partials that
+/// cost less").
+pub fn partial_window(samples: usize) -> i32 {
+    let secs = samples as f64 / 16_000.0;
+    (((secs * 1.2 + 1.0) * 50.0).ceil() as i32).clamp(150, MAX_AUDIO_CTX)
+}
+
+/// Most tokens a partial of `samples` decodes: 6 a second and 8 more (speech runs at about 4 a
+/// second). Tokens are most of a partial's cost (8-9 ms each on tiny.en, 2 cores, where the
+/// whole 3 s encoder window takes about 50 ms), so a guess running away to whisper's own limit
+/// of 220 would cost as much as a dozen that do not.
+pub fn partial_max_tokens(samples: usize) -> i32 {
+    (samples as f64 / 16_000.0 * 6.0 + 8.0) as i32
+}
+
 impl WhisperTranscriber {
     /// Checks the file's structure first (a truncated or foreign file never reaches
     /// whisper.cpp), then loads it on the CPU.
@@ -92,6 +111,11 @@ impl WhisperTranscriber {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// [`floor_full`] with this model.
+    pub fn floor(&self, audio: &[f32], threads: usize) -> Result<String, String> {
+        floor_full(&self.ctx, audio, threads)
     }
 
     fn run(
@@ -121,6 +145,13 @@ impl WhisperTranscriber {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
+        if options.partial {
+            // Text only, as one segment: a partial's words are shown, never its timestamps,
+            // and timestamp tokens cost as much to decode as words.
+            params.set_no_timestamps(true);
+            params.set_single_segment(true);
+            params.set_max_tokens(partial_max_tokens(audio.len()));
+        }
         if let Some(prompt) = &options.prompt {
             params.set_initial_prompt(prompt);
         }
@@ -188,8 +219,11 @@ impl Transcriber for WhisperTranscriber {
         // garbled the words across each cut: on an 81 s recording WER 0.157 against 0.132 for
         // one `full()`, and 1.32x its time.)
         let context = options.context.as_ref().map_or(0, |c| (c.ms * 16) as usize);
-        let window =
-            if audio.len() <= 30 * 16_000 { audio_ctx_for(audio.len(), context) } else { MAX_AUDIO_CTX };
+        let window = match audio.len() {
+            n if n > 30 * 16_000 => MAX_AUDIO_CTX,
+            n if options.partial => partial_window(n),
+            n => audio_ctx_for(n, context),
+        };
         let report = progress.clone();
         let on_progress = Box::new(move |p: i32| report(p as f32 / 100.0));
         let mut segments = self.run(audio, options, window, Some(on_progress))?;
@@ -233,6 +267,10 @@ mod tests {
         assert_eq!(audio_ctx_for(16_000 * 85 / 10, 0), 738);
         // Context alone is never counted past the audio.
         assert_eq!(audio_ctx_for(16_000 * 12, 16_000 * 20), 700);
+        assert_eq!(partial_window(8_000), 150); // 0.5 s -> the 3 s floor
+        assert_eq!(partial_window(16_000 * 5), 350); // 5 s -> 7 s
+        assert_eq!(partial_window(16_000 * 30), MAX_AUDIO_CTX);
+        assert_eq!(partial_max_tokens(16_000 * 2), 20);
     }
 
     #[test]

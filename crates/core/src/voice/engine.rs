@@ -8,6 +8,10 @@
 //! dropped first. A dropped model stays alive for the streams that hold it (they own an `Arc`)
 //! and is freed when the last of them ends, so eviction never breaks a running stream.
 //!
+//! A loaded model's calls of up to one window take turns, finals first, through one gate for
+//! all of them (`hark_transcribe::gate`: two whisper decodes at once on a machine with no spare
+//! cores slow each other many times over).
+//!
 //! A model nothing has used for the `model_keep_alive_minutes` setting is released (like
 //! Ollama's `keep_alive`), so the daemon returns to its idle memory after a meeting: the
 //! daemon's reaper task calls [`Engine::release_idle`], which counts a model some stream still
@@ -20,6 +24,7 @@ use std::time::{Duration, Instant};
 use hark_protocol::RpcError;
 use hark_transcribe::Transcriber;
 use hark_transcribe::fake::FakeTranscriber;
+use hark_transcribe::gate::{Gate, Gated};
 
 use crate::admission::Admission;
 use crate::config::TranscriberChoice;
@@ -35,6 +40,8 @@ pub struct Engine {
     loading: tokio::sync::Mutex<()>,
     /// Signalled when a model is loaded, so the reaper schedules its release.
     pub loaded_signal: tokio::sync::Notify,
+    /// Every loaded model's calls take turns through it, finals first (`hark_transcribe::gate`).
+    gate: Arc<Gate>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -77,6 +84,7 @@ impl Engine {
             loaded: Mutex::new(Vec::new()),
             loading: tokio::sync::Mutex::const_new(()),
             loaded_signal: tokio::sync::Notify::new(),
+            gate: Arc::default(),
         }
     }
 
@@ -210,6 +218,7 @@ impl Engine {
             tracing::warn!(error = %e, "model failed to load");
             model_error(e)
         })?;
+        let loaded: Arc<dyn Transcriber> = Arc::new(Gated::new(loaded, self.gate.clone()));
         {
             let mut cache = crate::lock(&self.loaded);
             if cache.len() >= MAX_LOADED {

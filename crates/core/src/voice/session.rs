@@ -5,8 +5,10 @@
 //!
 //! Transcription runs on blocking threads, never on the runtime. Finals are transcribed in
 //! order, one at a time; a partial is started only when no transcription of this stream is
-//! running and ~500 ms of new speech arrived, so when compute is short the partial cadence
-//! degrades, never the finals. A segment is cut at 20 s even if speech goes on.
+//! running and enough new speech arrived (500 ms, or eight times the last partial's decode), so
+//! partials take about an eighth of the time at most and, when compute is short, their cadence
+//! degrades, never the finals (the model's calls also take turns, finals first: `engine.rs`).
+//! A segment is cut at 20 s even if speech goes on.
 //!
 //! A final is decoded with the preceding finals' audio (up to CONTEXT_MS) as left context and
 //! keeps only the words after theirs; a partial shows the words its last two guesses agreed on
@@ -27,8 +29,15 @@ use super::sink::EventSink;
 
 /// Longest final segment; speech that goes on is cut here and continues in the next.
 pub const MAX_SEGMENT_MS: u64 = 20_000;
-/// New speech between two partials.
+/// New speech between two partials, at least...
 pub const PARTIAL_EVERY_MS: u64 = 500;
+/// ...and at least this many times the last partial's decode (its wait for the model
+/// included): the cadence follows the machine's speed and load, so partials take at most about
+/// an eighth of the time, wherever they run. Measured with `hark-bench accuracy` (BENCHMARKS.md,
+/// "Partials that cost less"): with windows sized to the partial, finals plus partials went
+/// from 3.4x to 2.1x the floor's compute on jfk.wav (16 partials -> 6-8) and from 5.3x to 3.4x
+/// on a 6-sentence recording, partial lag p90 0.15-0.23 s either way.
+const PARTIAL_COST_FACTOR: u64 = 8;
 /// No partial is started once the speaker has paused this long.
 const TRAILING_SILENCE_NO_PARTIAL_MS: u64 = 200;
 /// Audio kept before an open segment (more than the VAD's pre-roll).
@@ -104,7 +113,9 @@ struct State {
     /// The partial being transcribed: (segment start, covered up to). Its result comes back on
     /// `partial_tx`; a result that no longer matches (the segment was finalized) is dropped.
     partial: Option<(u64, u64)>,
-    partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>)>,
+    partial_tx: mpsc::UnboundedSender<(u64, u64, Option<String>, std::time::Duration)>,
+    /// How long the last partial took (see PARTIAL_COST_FACTOR).
+    partial_took: std::time::Duration,
     /// The open segment's committed partial words (LocalAgreement-2).
     agreement: Agreement,
     /// The wall-clock instant audio time 0 corresponds to, re-anchored whenever the stream has
@@ -130,6 +141,7 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
         partial_pos: 0,
         partial: None,
         partial_tx,
+        partial_took: std::time::Duration::ZERO,
         agreement: Agreement::default(),
         clock_zero: None,
     };
@@ -163,7 +175,8 @@ pub async fn run(stream: Stream, mut commands: mpsc::Receiver<Command>, owner_go
                 None => return, // the owner is gone: nobody to tell
             },
             () = owner_gone.cancelled() => return,
-            Some((start, end, text)) = partial_rx.recv() => {
+            Some((start, end, text, took)) = partial_rx.recv() => {
+                s.partial_took = took;
                 if s.partial == Some((start, end)) {
                     s.partial = None;
                     if s.open == Some(start)
@@ -274,7 +287,7 @@ impl State {
             || self.pending_end.is_some() // no new speech since the last guess
             // The speaker has paused: a final may be near, and it must not share the CPU.
             || self.segmenter.trailing_silence() >= ms_to_samples(TRAILING_SILENCE_NO_PARTIAL_MS)
-            || self.pos - self.partial_pos < ms_to_samples(PARTIAL_EVERY_MS)
+            || self.pos - self.partial_pos < ms_to_samples(self.partial_every_ms())
             // Behind its audio: compute goes to the finals.
             || self.behind()
         {
@@ -285,6 +298,7 @@ impl State {
         let options = hark_transcribe::Options { partial: true, ..self.stream.options.clone() };
         let (t, tx) = (self.stream.transcriber.clone(), self.partial_tx.clone());
         tokio::task::spawn_blocking(move || {
+            let began = std::time::Instant::now();
             let text = match t.transcribe(&audio, &options) {
                 Ok(tr) => Some(tr.text()).filter(|s| !s.is_empty()),
                 Err(e) => {
@@ -292,9 +306,14 @@ impl State {
                     None
                 }
             };
-            let _ = tx.send((start, end, text));
+            let _ = tx.send((start, end, text, began.elapsed()));
         });
         self.partial = Some((start, end));
+    }
+
+    /// New speech the next partial waits for.
+    fn partial_every_ms(&self) -> u64 {
+        PARTIAL_EVERY_MS.max(self.partial_took.as_millis() as u64 * PARTIAL_COST_FACTOR)
     }
 
     fn emit_partial(&self, text: String, start: u64, end: u64) {
