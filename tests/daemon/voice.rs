@@ -396,15 +396,34 @@ async fn a_bad_model_is_a_clear_error_and_the_daemon_keeps_serving() {
 
 #[tokio::test]
 async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
-    let Some((model, _turn)) = real_model().await else { return };
+    // 6 sentences: WER 0.327 against 0.286 for the whole file (0.408 before finals that lost
+    // their sentence were decoded again: BENCHMARKS.md).
+    let Some((w, w_whole, hypothesis)) = finals_of_generated_speech(1).await else { return };
+    assert!(w <= w_whole + 0.06, "streaming WER {w:.3} vs {w_whole:.3} for the whole file: {hypothesis:?}");
+}
+
+#[tokio::test]
+async fn real_model_finals_of_a_long_generated_recording_stay_near_the_whole_file() {
+    // 24 sentences (92 s): WER 0.372 against 0.291 (0.423 before).
+    let Some((w, w_whole, hypothesis)) = finals_of_generated_speech(4).await else { return };
+    assert!(w <= w_whole + 0.1, "streaming WER {w:.3} vs {w_whole:.3} for the whole file: {hypothesis:?}");
+}
+
+/// Streams `scripts/gen-speech.sh DIR repeats` through the real model, file read as fast as the
+/// stream takes it (so the finals do not depend on the machine's speed), checks that each
+/// sentence has its final, and returns the finals' WER, the WER of the same model over the
+/// whole file in one call, and the finals.
+async fn finals_of_generated_speech(repeats: u32) -> Option<(f64, f64, Vec<String>)> {
+    let (model, _turn) = real_model().await?;
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-speech.sh");
-    let generated = std::process::Command::new("bash").arg(&script).arg(dir.path()).output();
+    let generated =
+        std::process::Command::new("bash").arg(&script).arg(dir.path()).arg(repeats.to_string()).output();
     let Ok(out) = generated.as_ref().map_err(|e| e.to_string()).and_then(|o| {
         if o.status.success() { Ok(o) } else { Err(String::from_utf8_lossy(&o.stderr).into_owned()) }
     }) else {
         eprintln!("skipped: scripts/gen-speech.sh failed (espeak-ng and sox installed?): {generated:?}");
-        return;
+        return None;
     };
     let _ = out;
     let manifest = std::fs::read_to_string(dir.path().join("manifest.tsv")).unwrap();
@@ -458,7 +477,7 @@ async fn real_model_finals_follow_the_sentences_of_a_generated_recording() {
     eprintln!(
         "generated speech: streaming WER {w:.3} {hypothesis:?}; whole file in one call WER {w_whole:.3}: {whole}"
     );
-    assert!(w <= w_whole + 0.2, "streaming WER {w:.3} vs {w_whole:.3} for the whole file: {hypothesis:?}");
+    Some((w, w_whole, hypothesis.iter().map(|h| h.to_string()).collect()))
 }
 
 /// The fake transcriber, slowed down like a model too big for the machine: each final takes

@@ -72,6 +72,37 @@ pub fn after_context(context: &str, hypothesis: &str) -> String {
     pieces[cut..].join(" ")
 }
 
+/// Letters and digits: how much was said, nearly independent of the words' lengths.
+pub fn spoken_chars(text: &str) -> usize {
+    text.chars().filter(|c| c.is_alphanumeric()).count()
+}
+
+/// True when a decode with left context seems to have lost the new speech: its new words
+/// (`new_text`, over `new_ms` of audio) come at under 0.6x the rate, in letters a second, of
+/// the context's own finals (`context_text`, over `context_ms` of their speech), or there are
+/// none. The same speaker's rate just before is the yardstick, so a slow speaker is not
+/// mistaken for a lost sentence.
+///
+/// What it catches: greedy decoding over context + a short new sentence sometimes runs the
+/// two together and drops most of the new one ("It is easy to tell the naps and it will" for
+/// "...the depth of a well. These days a chicken leg is a rare dish"); the cut after the
+/// context then leaves a few stray words, or nothing, and the next final's context is wrong
+/// too. On the generated recordings (`hark-bench accuracy`, BENCHMARKS.md "Finals that lost
+/// their sentence") such decodes came at 0.00-0.49x the context's rate and every sound one at
+/// 0.82x or more.
+pub fn lost_new_speech(context_text: &str, context_ms: u64, new_text: &str, new_ms: u64) -> bool {
+    let new = spoken_chars(new_text);
+    if new == 0 {
+        return true;
+    }
+    let context = spoken_chars(context_text);
+    if context == 0 || context_ms == 0 || new_ms == 0 {
+        return false;
+    }
+    // new / new_ms < 0.6 * context / context_ms, in integers.
+    (new as u64) * context_ms * 10 < 6 * (context as u64) * new_ms
+}
+
 /// Joins pieces with single spaces, trimming each.
 pub fn join<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     pieces.map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
@@ -163,6 +194,19 @@ mod tests {
         let hyp = "The birch canoe slid on the smooth clikes. It is easy";
         assert_eq!(after_context(ctx, hyp), "It is easy");
         assert_eq!(after_context(ctx, "The birch canoe slid on the smooth clikes It is"), "clikes It is");
+    }
+
+    #[test]
+    fn a_decode_that_lost_the_new_sentence() {
+        let ctx = "It is easy to tell the nip the mitt well."; // 30 letters over 2.9 s
+        assert!(lost_new_speech(ctx, 2_890, "naps and it will", 2_778), "13 letters in 2.8 s");
+        assert!(lost_new_speech(ctx, 2_890, "", 2_778), "nothing at all");
+        assert!(lost_new_speech(ctx, 2_890, " . ", 2_778), "punctuation only");
+        assert!(!lost_new_speech(ctx, 2_890, "These days a chicken leg is a rare dish.", 2_778));
+        assert!(!lost_new_speech(ctx, 2_890, "Rice is often served in round bowls.", 2_906));
+        // A slow speaker's rate is measured against their own.
+        assert!(!lost_new_speech("Well I think so", 4_000, "and then we left", 4_000));
+        assert!(!lost_new_speech("", 0, "anything", 1_000), "no context to compare with");
     }
 
     #[test]
