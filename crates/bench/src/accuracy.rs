@@ -14,6 +14,10 @@
 //! `scripts/gen-speech.sh` writes, or jfk.wav's words). Partial churn = words of a partial that
 //! the next partial of the same segment no longer starts with, per partial. Partial lag (real
 //! time only) = when a partial arrived, less the stream's start and the audio time it covers.
+//! Sentence-end lag (real time only) = when a final arrived, less the stream's start and the
+//! end of the last word it holds: the latest sentence end of `manifest.tsv` inside the final's
+//! span (500 ms of slack), or without a manifest the final's own end (the VAD's, which is a
+//! little after the last word, so that lag reads a little short).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,9 +112,32 @@ struct StreamOut {
     /// Each partial's lag: received, minus the stream's start plus the audio time it covers
     /// (meaningful at real-time pace only).
     partial_lags: Vec<f64>,
+    /// Each final's lag after the end of the last word it holds (see the module's doc).
+    final_lags: Vec<f64>,
+}
+
+/// Where each sentence of the `manifest.tsv` beside `audio` ends, in seconds; empty without one.
+fn sentence_ends(audio: &Path) -> Vec<f64> {
+    let manifest = std::fs::read_to_string(audio.with_file_name("manifest.tsv")).unwrap_or_default();
+    manifest.lines().filter_map(|l| l.split('\t').nth(1)?.parse().ok()).collect()
+}
+
+/// The `q` quantile of `v` (nearest rank), or None when empty.
+fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied()
+}
+
+fn p50_p90(v: &[f64]) -> String {
+    match (quantile(v, 0.5), quantile(v, 0.9)) {
+        (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+        _ => "-".into(),
+    }
 }
 
 async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> Result<StreamOut, String> {
+    let ends = sentence_ends(audio);
     let loader: hark_core::config::ModelLoader =
         Arc::new(move |_: &Path| Ok(t.clone() as Arc<dyn Transcriber>));
     let path = PathBuf::from("model");
@@ -124,7 +151,13 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
     .await
     .map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut out = StreamOut { finals: Vec::new(), partials: 0, retracted: 0, partial_lags: Vec::new() };
+    let mut out = StreamOut {
+        finals: Vec::new(),
+        partials: 0,
+        retracted: 0,
+        partial_lags: Vec::new(),
+        final_lags: Vec::new(),
+    };
     let mut last_partial: Option<(u64, Vec<String>)> = None;
     while let Some(m) = c.next_method("voice.event", Duration::from_secs(120)).await {
         let e = &m["params"]["event"];
@@ -146,6 +179,14 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
                 if std::env::var_os("HARK_BENCH_TRACE").is_some() {
                     eprintln!("final {}-{} ms: {}", e["t0_ms"], e["t1_ms"], e["text"]);
                 }
+                let span = |k: &str| e[k].as_f64().unwrap_or(0.0) / 1000.0;
+                let (t0, t1) = (span("t0_ms"), span("t1_ms"));
+                let said = ends
+                    .iter()
+                    .copied()
+                    .filter(|&x| x > t0 && x <= t1 + 0.5)
+                    .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+                out.final_lags.push(started.elapsed().as_secs_f64() - said.unwrap_or(t1));
                 out.finals.push(e["text"].as_str().unwrap_or_default().to_string());
                 last_partial = None;
             }
@@ -184,9 +225,9 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         args.runs
     );
     println!(
-        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial | partial lag p50 / p90 s |"
+        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial | partial lag p50 / p90 s | sentence-end lag p50 / p90 s |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut texts = Vec::new();
     for audio_path in &files {
         let (audio, _) = hark_audio::wav::read_file_16k_mono(audio_path).map_err(|e| e.to_string())?;
@@ -210,7 +251,7 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         }
         let floor_s = median(floor_s);
         println!(
-            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - | - |",
+            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - | - | - |",
             wer(&reference, &floor_text)
         );
         texts.push((format!("{name}, floor"), floor_text));
@@ -224,15 +265,11 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         for (label, out, f, p, calls) in rows {
             let churn = if out.partials == 0 { 0.0 } else { out.retracted as f64 / out.partials as f64 };
             let joined = out.finals.join(" ");
-            let mut lags = out.partial_lags.clone();
-            lags.sort_by(f64::total_cmp);
-            let pct = |q: f64| lags.get(((lags.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied();
-            let lag = match (pct(0.5), pct(0.9)) {
-                (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
-                _ => "-".into(),
-            };
+            let lag = p50_p90(&out.partial_lags);
+            // Fed faster than real time, the finals' arrival says nothing of lag.
+            let final_lag = if label.contains("real time") { p50_p90(&out.final_lags) } else { "-".into() };
             println!(
-                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} | {lag} |",
+                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} | {lag} | {final_lag} |",
                 f + p,
                 (f + p) / floor_s,
                 wer(&reference, &joined),

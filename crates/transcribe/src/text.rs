@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_decode_that_lost_the_new_sentence() {
-        let ctx = "It is easy to tell the nip the mitt well."; // 30 letters over 2.9 s
+        let ctx = "It is easy to tell the nip the mitt well."; // 31 letters over 2.9 s
         assert!(lost_new_speech(ctx, 2_890, "naps and it will", 2_778), "13 letters in 2.8 s");
         assert!(lost_new_speech(ctx, 2_890, "", 2_778), "nothing at all");
         assert!(lost_new_speech(ctx, 2_890, " . ", 2_778), "punctuation only");
