@@ -181,11 +181,7 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
                 }
                 let span = |k: &str| e[k].as_f64().unwrap_or(0.0) / 1000.0;
                 let (t0, t1) = (span("t0_ms"), span("t1_ms"));
-                let said = ends
-                    .iter()
-                    .copied()
-                    .filter(|&x| x > t0 && x <= t1 + 0.5)
-                    .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+                let said = ends.iter().copied().filter(|&x| x > t0 && x <= t1 + 0.5).reduce(f64::max);
                 out.final_lags.push(started.elapsed().as_secs_f64() - said.unwrap_or(t1));
                 out.finals.push(e["text"].as_str().unwrap_or_default().to_string());
                 last_partial = None;

@@ -352,7 +352,7 @@ impl State {
             let spoken = self.finals.range(first..).map(|f| samples_to_ms(f.1 - f.0)).sum::<u64>();
             let mut alone_options = options.clone();
             alone_options.prompt = alone_options.prompt.or_else(|| Some(text.clone()));
-            alone = redo.then(|| (alone_options, text.clone(), spoken, (start - from) as usize));
+            alone = redo.then_some((alone_options, spoken, (start - from) as usize));
             options.context = Some(hark_transcribe::Context { ms: samples_to_ms(start - from), text });
         }
         // The prompt is the final before the context (unless the client gave one): measured on
@@ -367,7 +367,9 @@ impl State {
         let result = tokio::task::spawn_blocking(move || -> Result<Transcript, TranscribeError> {
             let took = std::time::Instant::now();
             let with_context = t.transcribe(&audio, &options)?;
-            let Some((options, context_text, spoken, skip)) = alone else { return Ok(with_context) };
+            let (Some((alone_options, spoken, skip)), Some(context)) = (alone, &options.context) else {
+                return Ok(with_context);
+            };
             // Only a model well ahead of real time decodes twice (the first decode took under
             // half the new audio's length; tiny.en on 2 cores takes a tenth to a fifth), so the
             // second decode never puts a stream behind its audio.
@@ -380,10 +382,10 @@ impl State {
             // sentence"): WER 0.408 -> 0.327 on the 6-sentence recording, 0.423 -> 0.372 on the
             // 24-sentence one, jfk.wav word for word; 4 of 24 finals decoded twice.
             let text = with_context.text();
-            if !lost_new_speech(&context_text, spoken, &text, new_ms) {
+            if !lost_new_speech(&context.text, spoken, &text, new_ms) {
                 return Ok(with_context);
             }
-            let again = t.transcribe(&audio[skip..], &options)?;
+            let again = t.transcribe(&audio[skip..], &alone_options)?;
             tracing::debug!(with_context = %text, alone = %again.text(), "final decoded again without its context");
             Ok(if spoken_chars(&again.text()) > spoken_chars(&text) { again } else { with_context })
         })
