@@ -2,7 +2,7 @@
 //! must not share it with other tests: this binary holds only them, and they take turns.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hark_test_support::{Client, RawPeer, TestDaemon, eventually};
@@ -266,10 +266,12 @@ async fn a_binary_flood_holds_bounded_memory_and_slows_only_itself() {
         })
         .collect();
     let before = rss_bytes();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    // The flood runs in a task on the runtime's workers, not on the test's own thread (see
+    // [`round_trips`]).
     let flood = {
         let stop = stop.clone();
-        async move {
+        tokio::spawn(async move {
             let mut sent = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 for frame in &frames {
@@ -281,7 +283,7 @@ async fn a_binary_flood_holds_bounded_memory_and_slows_only_itself() {
                 while flooder.next_message(Duration::ZERO).await.is_some() {} // its events
             }
             sent
-        }
+        })
     };
     let watch = {
         let stop = stop.clone();
@@ -303,6 +305,7 @@ async fn a_binary_flood_holds_bounded_memory_and_slows_only_itself() {
         during
     };
     let (sent, peak, during) = tokio::join!(flood, watch, measure);
+    let sent = sent.unwrap();
     let growth = peak.saturating_sub(before);
     eprintln!(
         "binary flood: {sent} frames of 4 s sent in 10 s; RSS {} MiB before, peak {} MiB (+{} MiB); \
@@ -322,67 +325,90 @@ async fn a_binary_flood_holds_bounded_memory_and_slows_only_itself() {
 /// on the runtime. 8 clients make round trips that journal a line each (`tools.register`)
 /// while another thread keeps the same disk busy with fsynced writes; their p99 is compared with
 /// the same round trips on a quiet disk, in the same run.
+///
+/// Quiet and busy windows alternate, three of each, and the medians are compared: measured
+/// once each, a clean-clone CI run read 2.6 ms quiet against 13.3 ms busy (and another 3.0 vs
+/// 19.2 ms) where every run here reads 3-6 ms for both, so something outside the test slowed
+/// one stretch of a second; alternating windows spread such a stretch over both sides (here,
+/// 9 runs: a busy window's p99 1.3-1.6x its quiet neighbours', with one first busy window at
+/// 7.7 ms and one at 13.9 ms, which the median leaves out). Each client's calls run in a task
+/// on the runtime's workers, as in [`round_trips`]; they ran on the test's own thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_disk_does_not_slow_requests_that_journal() {
     let _turn = SERIAL.lock().await;
     let d = TestDaemon::start().await;
     let mut clients = Vec::new();
     for _ in 0..8 {
-        clients.push(d.client().await);
+        clients.push(Arc::new(d.client().await));
     }
-    async fn journaled_round_trips(clients: &[Client], n: usize) -> u64 {
-        let per_client = clients.iter().enumerate().map(|(k, c)| async move {
-            let mut v = Vec::with_capacity(n);
-            for i in 0..n {
-                let tool = json!([{ "name": format!("t{k}-{i}"), "description": "x".repeat(2000) }]);
-                let t = Instant::now();
-                c.call("tools.register", tool).await.unwrap();
-                v.push(t.elapsed().as_micros() as u64);
-            }
-            v
+    async fn journaled_round_trips(clients: &[Arc<Client>], n: usize) -> u64 {
+        let per_client = clients.iter().enumerate().map(|(k, c)| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut v = Vec::with_capacity(n);
+                for i in 0..n {
+                    let tool = json!([{ "name": format!("t{k}-{i}"), "description": "x".repeat(2000) }]);
+                    let t = Instant::now();
+                    c.call("tools.register", tool).await.unwrap();
+                    v.push(t.elapsed().as_micros() as u64);
+                }
+                v
+            })
         });
         let mut all: Vec<u64> =
-            futures_util::future::join_all(per_client).await.into_iter().flatten().collect();
+            futures_util::future::join_all(per_client).await.into_iter().flat_map(|v| v.unwrap()).collect();
         all.sort_unstable();
         p99(&all)
     }
-    let quiet = journaled_round_trips(&clients, 150).await;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let synced = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let storm = {
-        let (stop, synced, dir) = (stop.clone(), synced.clone(), d.data_dir.clone());
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let path = dir.join("fsync-storm.bin");
-            let block = vec![7u8; 1 << 20];
-            let mut syncs = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let mut f = std::fs::File::create(&path).unwrap();
-                for _ in 0..4 {
-                    f.write_all(&block).unwrap();
+    /// A thread writing 4 MiB files to `dir` and fsyncing each until stopped; started once its
+    /// first fsync is done.
+    async fn fsync_storm(dir: std::path::PathBuf) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let synced = Arc::new(AtomicU64::new(0));
+        let storm = {
+            let (stop, synced) = (stop.clone(), synced.clone());
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let path = dir.join("fsync-storm.bin");
+                let block = vec![7u8; 1 << 20];
+                let mut syncs = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut f = std::fs::File::create(&path).unwrap();
+                    for _ in 0..4 {
+                        f.write_all(&block).unwrap();
+                    }
+                    f.sync_all().unwrap();
+                    syncs += 1;
+                    synced.store(syncs, Ordering::Release);
                 }
-                f.sync_all().unwrap();
-                syncs += 1;
-                synced.store(syncs, Ordering::Release);
-            }
-            syncs
+                syncs
+            })
+        };
+        eventually("the fsync storm to start", Duration::from_secs(10), || async {
+            synced.load(Ordering::Acquire) > 0
         })
-    };
-    // Measured once the storm is under way (its first fsync done).
-    eventually("the fsync storm to start", Duration::from_secs(10), || async {
-        synced.load(Ordering::Acquire) > 0
-    })
-    .await;
-    let busy = journaled_round_trips(&clients, 150).await;
-    stop.store(true, Ordering::Relaxed);
-    let syncs = storm.join().unwrap();
+        .await;
+        (stop, storm)
+    }
+    let (mut quiet, mut busy, mut syncs) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..3 {
+        quiet.push(journaled_round_trips(&clients, 100).await);
+        let (stop, storm) = fsync_storm(d.data_dir.clone()).await;
+        busy.push(journaled_round_trips(&clients, 100).await);
+        stop.store(true, Ordering::Relaxed);
+        syncs += storm.join().unwrap();
+    }
     d.daemon.disk.flush().await;
     let journals = std::fs::read_dir(d.data_dir.join("journals")).unwrap().count();
     eprintln!(
-        "journaled round trips, 8 clients: p99 {quiet} µs on a quiet disk, {busy} µs with {syncs} fsyncs of 4 MiB meanwhile"
+        "journaled round trips, 8 clients, p99 of three windows each: {quiet:?} µs on a quiet disk, \
+         {busy:?} µs with {syncs} fsyncs of 4 MiB meanwhile"
     );
+    quiet.sort_unstable();
+    busy.sort_unstable();
+    let (quiet, busy) = (quiet[1], busy[1]);
     assert_eq!(journals, 8, "every client's journal was written");
-    assert!(busy <= 2 * quiet + 2000, "p99 {busy} µs with a busy disk vs {quiet} µs");
+    assert!(busy <= 2 * quiet + 2000, "median p99 {busy} µs with a busy disk vs {quiet} µs");
     d.stop().await;
 }
 
