@@ -35,6 +35,8 @@ pub struct WhisperTranscriber {
     ctx: WhisperContext,
     info: ModelInfo,
     path: PathBuf,
+    /// Tokens a final after context never decodes (see [`WhisperTranscriber::suppressed`]).
+    suppressed: std::sync::OnceLock<Vec<bool>>,
 }
 
 impl std::fmt::Debug for WhisperTranscriber {
@@ -106,7 +108,7 @@ impl WhisperTranscriber {
             path: path.display().to_string(),
             reason: format!("whisper.cpp could not load it: {e}"),
         })?;
-        Ok(WhisperTranscriber { ctx, info, path: path.to_path_buf() })
+        Ok(WhisperTranscriber { ctx, info, path: path.to_path_buf(), suppressed: Default::default() })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -116,6 +118,110 @@ impl WhisperTranscriber {
     /// [`floor_full`] with this model.
     pub fn floor(&self, audio: &[f32], threads: usize) -> Result<String, String> {
         floor_full(&self.ctx, audio, threads)
+    }
+
+    /// For each token id, whether [`Self::decode_after_context`] skips it: every special and
+    /// timestamp token but the end of text, and text tokens holding a symbol whisper uses for
+    /// non-speech ("♪", "[Music]", "(laughs)", "*"), as whisper.cpp's own `suppress_nst` does for
+    /// the decodes it runs. Built once per model (a scan of the vocabulary). A symbol spelled
+    /// in byte tokens gets through; the non-speech guard on the decoded text catches it.
+    fn suppressed(&self) -> &[bool] {
+        self.suppressed.get_or_init(|| {
+            let eot = self.ctx.token_eot();
+            (0..self.ctx.n_vocab())
+                .map(|id| {
+                    if id >= eot {
+                        return id != eot;
+                    }
+                    let piece = self.ctx.token_to_bytes(id).map(String::from_utf8_lossy).unwrap_or_default();
+                    piece.contains([
+                        '♪', '♩', '♫', '♬', '[', ']', '(', ')', '{', '}', '<', '>', '*', '#', '~', '|',
+                    ])
+                })
+                .collect()
+        })
+    }
+
+    /// A final's words after its left context, decoded with the context's text forced as the
+    /// start of the transcript (OpenAI whisper's `prefix`, which whisper.cpp's `full()` lacks):
+    /// the encoder runs once over the whole window (a `full()` of one token), then the decoder
+    /// takes [prompt, start of transcript, the context's text] as one batch and goes on greedily
+    /// from there, so only the new words are decoded a token at a time, and the decoder cannot
+    /// run the context into the new sentence and lose it. `None` when the language is "auto"
+    /// (the old path then runs).
+    fn decode_after_context(
+        &self,
+        audio: &[f32],
+        options: &Options,
+        window: i32,
+        context: &crate::Context,
+    ) -> Result<Option<String>, TranscribeError> {
+        let failed = |e: whisper_rs::WhisperError| TranscribeError::Failed(e.to_string());
+        let lang_id = match options.language.as_str() {
+            "auto" => return Ok(None),
+            code => whisper_rs::get_lang_id(code).ok_or_else(|| TranscribeError::Language(code.into()))?,
+        };
+        let threads = options.threads.clamp(1, 64);
+        let ctx = &self.ctx;
+        let mut state = ctx.create_state().map_err(failed)?;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_language(Some(options.language.as_str()));
+        params.set_translate(options.translate);
+        params.set_no_context(true);
+        params.set_n_threads(threads as i32);
+        params.set_audio_ctx(window);
+        params.set_no_timestamps(true);
+        params.set_single_segment(true);
+        params.set_max_tokens(1);
+        params.set_temperature_inc(0.0);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        state.full(params, audio).map_err(failed)?; // the encoder's output, for the decodes below
+        let n_text_ctx = ctx.n_text_ctx().max(8) as usize;
+        let mut tokens = Vec::new();
+        if let Some(prompt) = options.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            let prompt = ctx.tokenize(&format!(" {prompt}"), n_text_ctx).map_err(failed)?;
+            tokens.push(ctx.token_prev());
+            tokens.extend_from_slice(&prompt[prompt.len().saturating_sub(n_text_ctx / 2 - 1)..]);
+        }
+        tokens.push(ctx.token_sot());
+        if ctx.is_multilingual() {
+            tokens.push(ctx.token_lang(lang_id));
+            tokens.push(if options.translate { ctx.token_translate() } else { ctx.token_transcribe() });
+        }
+        tokens.push(ctx.token_not());
+        let forced = ctx.tokenize(&format!(" {}", context.text.trim()), n_text_ctx).map_err(failed)?;
+        // The forced text never takes more than half of the decoder's context.
+        tokens.extend_from_slice(&forced[forced.len().saturating_sub(n_text_ctx / 4)..]);
+        // All but the last token as one batch; the last alone, as `get_logits` reads the first
+        // row of a batch's logits, and whisper.cpp writes only the last one's.
+        let (last, batch) = tokens.split_last().expect("at least the start-of-transcript token");
+        state.decode(batch, 0, threads).map_err(failed)?;
+        state.decode(&[*last], batch.len(), threads).map_err(failed)?;
+        let new_secs = audio.len().saturating_sub((context.ms * 16) as usize) as f64 / 16_000.0;
+        let most = ((new_secs * 6.0 + 10.0) as usize).min(n_text_ctx.saturating_sub(tokens.len() + 1));
+        let (eot, suppressed) = (ctx.token_eot(), self.suppressed());
+        let blank = ctx.tokenize(" ", 4).map_err(failed)?;
+        let mut bytes = Vec::new();
+        for (i, n_past) in (tokens.len()..).take(most).enumerate() {
+            let logits = state.get_logits().map_err(failed)?;
+            let next = logits
+                .iter()
+                .enumerate()
+                .filter(|&(id, _)| !suppressed.get(id).copied().unwrap_or(true))
+                .filter(|&(id, _)| i > 0 || !blank.contains(&(id as i32)))
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(eot, |(id, _)| id as i32);
+            if next == eot {
+                break;
+            }
+            bytes.extend_from_slice(ctx.token_to_bytes(next).map_err(failed)?);
+            state.decode(&[next], n_past, threads).map_err(failed)?;
+        }
+        let text = String::from_utf8_lossy(&bytes).trim().to_string();
+        Ok(Some(if text::is_non_speech(&text) || text::is_runaway(&text, 4) { String::new() } else { text }))
     }
 
     fn run(
@@ -224,6 +330,17 @@ impl Transcriber for WhisperTranscriber {
             n if options.partial => partial_window(n),
             n => audio_ctx_for(n, context),
         };
+        if let Some(context) = &options.context
+            && !options.partial
+            && audio.len() <= 30 * 16_000
+            && let Some(text) = self.decode_after_context(audio, options, window, context)?
+        {
+            progress(1.0);
+            let t1_ms = audio.len() as u64 * 1000 / 16_000;
+            let segments =
+                if text.is_empty() { vec![] } else { vec![Segment { t0_ms: context.ms, t1_ms, text }] };
+            return Ok(Transcript { segments, language: options.language.clone() });
+        }
         let report = progress.clone();
         let on_progress = Box::new(move |p: i32| report(p as f32 / 100.0));
         let mut segments = self.run(audio, options, window, Some(on_progress))?;
@@ -285,6 +402,48 @@ mod tests {
         assert_eq!(silence.text(), "", "no text from silence");
         let e = t.transcribe(&jfk(), &Options { language: "de".into(), ..Options::default() }).unwrap_err();
         assert!(e.to_string().contains("English-only"), "{e}");
+    }
+
+    #[test]
+    fn a_final_after_context_holds_only_the_new_words() {
+        // jfk.wav's first 3.6 s ("And so my fellow Americans,") as left context, its text forced
+        // as the transcript's start: only what follows comes back, once, word for word.
+        let Some(path) = model() else { return };
+        let t = WhisperTranscriber::load(&path).unwrap();
+        let context = crate::Context { ms: 3_600, text: "And so my fellow Americans.".into() };
+        let options = Options { threads: 2, context: Some(context), ..Options::default() };
+        let out = t.transcribe(&jfk(), &options).unwrap();
+        let rest = "ask not what your country can do for you, ask what you can do for your country.";
+        assert_eq!(words(&out.text()), words(rest), "{}", out.text());
+        assert_eq!(out.segments.len(), 1);
+        assert_eq!((out.segments[0].t0_ms, out.segments[0].t1_ms), (3_600, jfk().len() as u64 / 16));
+        // Nothing new after the context: nothing comes back (the forced text is not repeated).
+        let context = crate::Context { ms: 11_000, text: JFK_TEXT.into() };
+        let mut padded = jfk();
+        padded.extend(vec![0.0; 16_000]);
+        let options = Options { threads: 2, context: Some(context), ..Options::default() };
+        assert_eq!(t.transcribe(&padded, &options).unwrap().text(), "");
+    }
+
+    #[test]
+    fn the_decoder_after_context_never_picks_special_timestamp_or_non_speech_tokens() {
+        let Some(path) = model() else { return };
+        let t = WhisperTranscriber::load(&path).unwrap();
+        let (mask, eot) = (t.suppressed(), t.ctx.token_eot());
+        assert_eq!(mask.len(), t.ctx.n_vocab() as usize);
+        assert!(!mask[eot as usize], "the end of text stays");
+        for special in [t.ctx.token_sot(), t.ctx.token_not(), t.ctx.token_beg(), t.ctx.token_beg() + 100] {
+            assert!(mask[special as usize], "{special}");
+        }
+        let id = |text: &str| t.ctx.tokenize(text, 8).unwrap();
+        for word in [" country", " Americans", ".", ","] {
+            assert!(id(word).iter().all(|&i| !mask[i as usize]), "{word:?} is suppressed");
+        }
+        // (A "♪" that whisper.cpp's tokenizer splits into bytes is not caught here; the
+        // non-speech guard on the text is.)
+        for noise in [" (", " [", "*", " #"] {
+            assert!(id(noise).iter().any(|&i| mask[i as usize]), "{noise:?} is not suppressed");
+        }
     }
 
     #[test]
