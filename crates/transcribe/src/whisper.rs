@@ -148,7 +148,9 @@ impl WhisperTranscriber {
     /// takes [prompt, start of transcript, the context's text] as one batch and goes on greedily
     /// from there, so only the new words are decoded a token at a time, and the decoder cannot
     /// run the context into the new sentence and lose it. `None` when the language is "auto"
-    /// (the old path then runs).
+    /// (the old path then runs). The text guards (non-speech, runaway) run on what comes out;
+    /// whisper's no-speech rule does not: it is one figure for the whole window, and with the
+    /// context's speech in the window it hardly ever fired on the old path either.
     fn decode_after_context(
         &self,
         audio: &[f32],
@@ -193,7 +195,7 @@ impl WhisperTranscriber {
         }
         tokens.push(ctx.token_not());
         let forced = ctx.tokenize(&format!(" {}", context.text.trim()), n_text_ctx).map_err(failed)?;
-        // The forced text never takes more than half of the decoder's context.
+        // The forced text never takes more than a quarter of the decoder's context.
         tokens.extend_from_slice(&forced[forced.len().saturating_sub(n_text_ctx / 4)..]);
         // All but the last token as one batch; the last alone, as `get_logits` reads the first
         // row of a batch's logits, and whisper.cpp writes only the last one's.
