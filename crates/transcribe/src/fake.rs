@@ -33,7 +33,14 @@ impl Transcriber for FakeTranscriber {
         let duration_ms =
             (audio.len() as u64 * 1000 / 16_000).saturating_sub(options.context.as_ref().map_or(0, |c| c.ms));
         let text = if options.partial {
-            format!("speech {} …", self.finals.load(Ordering::Relaxed) + 1)
+            let guess = format!("speech {} …", self.finals.load(Ordering::Relaxed) + 1);
+            // Words forced as the decode's start (a partial's committed ones) are not repeated.
+            match options.context.as_ref().filter(|c| c.ms == 0) {
+                Some(forced) => Some(crate::text::after_context(&forced.text, &guess))
+                    .filter(|rest| !crate::text::is_non_speech(rest))
+                    .unwrap_or_default(),
+                None => guess,
+            }
         } else {
             Self::text_for(self.finals.fetch_add(1, Ordering::Relaxed) + 1, duration_ms)
         };
@@ -68,5 +75,13 @@ mod tests {
             },
         );
         assert_eq!(with_context.unwrap().text(), "speech 3 (1.5 s)", "the context is not counted");
+        // A partial whose first words are forced (its committed ones) gives only the rest.
+        let forced = |text: &str| Options {
+            partial: true,
+            context: Some(crate::Context { ms: 0, text: text.into() }),
+            ..Options::default()
+        };
+        assert_eq!(fake.transcribe(&[0.0; 8_000], &forced("speech")).unwrap().text(), "4 …");
+        assert_eq!(fake.transcribe(&[0.0; 8_000], &forced("speech 4 …")).unwrap().text(), "");
     }
 }

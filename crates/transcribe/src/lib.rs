@@ -68,12 +68,14 @@ pub struct Options {
     pub context: Option<Context>,
 }
 
-/// Left context at the start of the audio given.
+/// Left context at the start of the audio given. Its text is forced as the start of the
+/// transcript (whisper decodes on from it); with `ms: 0` it is text only: a partial's words
+/// committed already, which the audio starts with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
     /// How much of the audio it is.
     pub ms: u64,
-    /// What it said (its final text), to find where the new words begin.
+    /// What it said (its final text, or a partial's committed words).
     pub text: String,
 }
 

@@ -332,8 +332,8 @@ impl Transcriber for WhisperTranscriber {
             n if options.partial => partial_window(n),
             n => audio_ctx_for(n, context),
         };
+        // A final's left context, or a partial's committed words (a context of no audio).
         if let Some(context) = &options.context
-            && !options.partial
             && audio.len() <= 30 * 16_000
             && let Some(text) = self.decode_after_context(audio, options, window, context)?
         {
@@ -425,6 +425,20 @@ mod tests {
         padded.extend(vec![0.0; 16_000]);
         let options = Options { threads: 2, context: Some(context), ..Options::default() };
         assert_eq!(t.transcribe(&padded, &options).unwrap().text(), "");
+    }
+
+    #[test]
+    fn a_partial_goes_on_from_its_committed_words() {
+        // A partial of jfk.wav's first 7 s whose first words are committed already: they are
+        // forced, and only what follows them is decoded.
+        let Some(path) = model() else { return };
+        let t = WhisperTranscriber::load(&path).unwrap();
+        let forced = crate::Context { ms: 0, text: "And so my fellow Americans,".into() };
+        let options = Options { threads: 2, partial: true, context: Some(forced), ..Options::default() };
+        let out = t.transcribe(&jfk()[..16_000 * 7], &options).unwrap();
+        let w = words(&out.text());
+        assert!(w.starts_with(&words("ask not what your")), "{}", out.text());
+        assert!(!w.contains(&"fellow".to_string()), "{}", out.text());
     }
 
     #[test]

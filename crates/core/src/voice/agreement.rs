@@ -47,8 +47,9 @@ impl Agreement {
         self.committed.iter().chain(&self.tentative).map(String::as_str).collect::<Vec<_>>().join(" ")
     }
 
-    #[cfg(test)]
-    fn committed(&self) -> String {
+    /// The committed words: the next partial's decode starts from them (forced), so only what
+    /// follows is decoded.
+    pub fn committed(&self) -> String {
         self.committed.join(" ")
     }
 }

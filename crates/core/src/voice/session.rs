@@ -21,7 +21,7 @@ use hark_audio::level::LevelMeter;
 use hark_audio::vad::{Segmenter, VadConfig, VadEvent};
 use hark_audio::{ms_to_samples, samples_to_ms};
 use hark_protocol::voice::{DoneReason, VoiceEvent};
-use hark_transcribe::text::{lost_new_speech, spoken_chars};
+use hark_transcribe::text::{join, lost_new_speech, spoken_chars};
 use hark_transcribe::{Options, TranscribeError, Transcriber, Transcript};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -297,12 +297,19 @@ impl State {
         }
         let (audio, end) = (self.slice(start, self.pos), self.pos);
         self.partial_pos = end;
-        let options = hark_transcribe::Options { partial: true, ..self.stream.options.clone() };
+        // The words committed so far are forced as the decode's start (a context of no audio):
+        // only what follows them is decoded, a token at a time.
+        let committed = self.agreement.committed();
+        let context =
+            (!committed.is_empty()).then(|| hark_transcribe::Context { ms: 0, text: committed.clone() });
+        let options = hark_transcribe::Options { partial: true, context, ..self.stream.options.clone() };
         let (t, tx) = (self.stream.transcriber.clone(), self.partial_tx.clone());
         tokio::task::spawn_blocking(move || {
             let began = std::time::Instant::now();
             let text = match t.transcribe(&audio, &options) {
-                Ok(tr) => Some(tr.text()).filter(|s| !s.is_empty()),
+                Ok(tr) => {
+                    Some(join([committed.as_str(), tr.text().as_str()].into_iter())).filter(|s| !s.is_empty())
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "partial transcription failed");
                     None
