@@ -31,11 +31,35 @@ pub fn floor_full(ctx: &WhisperContext, audio: &[f32], threads: usize) -> Result
     Ok(text.join(" "))
 }
 
+/// The parameters every call of Hark's own starts from: greedy, the language given (none for
+/// "auto"), no carried context, blanks and non-speech tokens suppressed, `window` frames of
+/// encoder, quiet.
+fn full_params(options: &Options, window: i32) -> FullParams<'_, '_> {
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_language((options.language != "auto").then_some(options.language.as_str()));
+    params.set_translate(options.translate);
+    params.set_no_context(true);
+    params.set_suppress_blank(true);
+    params.set_suppress_nst(true);
+    params.set_n_threads(options.threads.clamp(1, 64) as i32);
+    params.set_audio_ctx(window);
+    // No temperature fallback: whisper.cpp otherwise re-decodes up to five times at rising
+    // temperatures when a decode looks unsure, which made a 3.4 s final take 4-7 s in the
+    // streaming benchmark. One bounded decode per call; the hallucination guard catches what
+    // the fallback would have retried.
+    params.set_temperature_inc(0.0);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_special(false);
+    params.set_print_timestamps(false);
+    params
+}
+
 pub struct WhisperTranscriber {
     ctx: WhisperContext,
     info: ModelInfo,
     path: PathBuf,
-    /// Tokens a final after context never decodes (see [`WhisperTranscriber::suppressed`]).
+    /// Tokens a decode after forced text never picks (see [`WhisperTranscriber::suppressed`]).
     suppressed: std::sync::OnceLock<Vec<bool>>,
 }
 
@@ -142,13 +166,14 @@ impl WhisperTranscriber {
         })
     }
 
-    /// A final's words after its left context, decoded with the context's text forced as the
-    /// start of the transcript (OpenAI whisper's `prefix`, which whisper.cpp's `full()` lacks):
-    /// the encoder runs once over the whole window (a `full()` of one token), then the decoder
-    /// takes [prompt, start of transcript, the context's text] as one batch and goes on greedily
-    /// from there, so only the new words are decoded a token at a time, and the decoder cannot
-    /// run the context into the new sentence and lose it. `None` when the language is "auto"
-    /// (the old path then runs). The text guards (non-speech, runaway) run on what comes out;
+    /// A final's words after its left context (or a partial's after its committed words, a
+    /// context of no audio), decoded with the context's text forced as the start of the
+    /// transcript (OpenAI whisper's `prefix`, which whisper.cpp's `full()` lacks): the encoder
+    /// runs once over the whole window (a `full()` of one token), then the decoder takes
+    /// [prompt, start of transcript, the context's text] as one batch and goes on greedily from
+    /// there, so only the new words are decoded a token at a time, and the decoder cannot run
+    /// the context into the new sentence and lose it. `None` when the language is "auto" (the
+    /// old path then runs). The text guards (non-speech, runaway) run on what comes out;
     /// whisper's no-speech rule does not: it is one figure for the whole window, and with the
     /// context's speech in the window it hardly ever fired on the old path either.
     fn decode_after_context(
@@ -166,20 +191,10 @@ impl WhisperTranscriber {
         let threads = options.threads.clamp(1, 64);
         let ctx = &self.ctx;
         let mut state = ctx.create_state().map_err(failed)?;
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_language(Some(options.language.as_str()));
-        params.set_translate(options.translate);
-        params.set_no_context(true);
-        params.set_n_threads(threads as i32);
-        params.set_audio_ctx(window);
+        let mut params = full_params(options, window);
         params.set_no_timestamps(true);
         params.set_single_segment(true);
         params.set_max_tokens(1);
-        params.set_temperature_inc(0.0);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
         state.full(params, audio).map_err(failed)?; // the encoder's output, for the decodes below
         let n_text_ctx = ctx.n_text_ctx().max(8) as usize;
         let mut tokens = Vec::new();
@@ -235,24 +250,7 @@ impl WhisperTranscriber {
     ) -> Result<Vec<Segment>, TranscribeError> {
         let failed = |e: whisper_rs::WhisperError| TranscribeError::Failed(e.to_string());
         let mut state = self.ctx.create_state().map_err(failed)?;
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        let language = (options.language != "auto").then_some(options.language.as_str());
-        params.set_language(language);
-        params.set_translate(options.translate);
-        params.set_no_context(true);
-        params.set_suppress_blank(true);
-        params.set_suppress_nst(true);
-        params.set_n_threads(options.threads.clamp(1, 64) as i32);
-        params.set_audio_ctx(window);
-        // No temperature fallback: whisper.cpp otherwise re-decodes up to five times at rising
-        // temperatures when a decode looks unsure, which made a 3.4 s final take 4-7 s in the
-        // streaming benchmark. One bounded decode per call; the hallucination guard below
-        // catches what the fallback would have retried.
-        params.set_temperature_inc(0.0);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
+        let mut params = full_params(options, window);
         if options.partial {
             // Text only, as one segment: a partial's words are shown, never its timestamps,
             // and timestamp tokens cost as much to decode as words.
