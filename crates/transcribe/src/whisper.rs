@@ -78,6 +78,17 @@ pub fn install_logging() {
     ONCE.call_once(whisper_rs::install_logging_hooks);
 }
 
+/// What the linked whisper.cpp was built with, as whisper.cpp prints it ("WHISPER : COREML = 0
+/// | ... CPU : SSE3 = 1 | ... | LLAMAFILE = 1 | ..."): the CPU features its kernels use and
+/// whether llamafile's matrix kernels are in (`.cargo/config.toml` turns them on; they run the
+/// encoder about 1.8x faster, BENCHMARKS.md). Logged when a model loads.
+pub fn engine_features() -> String {
+    // whisper.cpp rebuilds one static string on each call: not to be read by two threads at once.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    whisper_rs::print_system_info().trim().to_string()
+}
+
 /// The encoder window for `samples` of audio: the audio plus half again and 2 s of margin, in
 /// 20 ms frames, and never under 10 s. A window sized to the audio is several times cheaper
 /// than whisper's fixed 30 s; the margin and the floor keep the decoder from running away on a
@@ -132,6 +143,7 @@ impl WhisperTranscriber {
             path: path.display().to_string(),
             reason: format!("whisper.cpp could not load it: {e}"),
         })?;
+        tracing::debug!(model = %info.name, engine = %engine_features(), "whisper model loaded");
         Ok(WhisperTranscriber { ctx, info, path: path.to_path_buf(), suppressed: Default::default() })
     }
 
@@ -388,6 +400,15 @@ mod tests {
         assert_eq!(partial_window(16_000 * 5), 350); // 5 s -> 7 s
         assert_eq!(partial_window(16_000 * 30), MAX_AUDIO_CTX);
         assert_eq!(partial_max_tokens(16_000 * 2), 20);
+    }
+
+    /// `.cargo/config.toml` builds ggml with llamafile's matrix kernels; a build that lost them
+    /// (the setting gone, a cached whisper.cpp built without it) runs the encoder ~1.8x slower.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn whisper_cpp_is_built_with_llamafiles_matrix_kernels() {
+        let features = engine_features();
+        assert!(features.contains("LLAMAFILE = 1"), "{features}");
     }
 
     #[test]
