@@ -68,7 +68,9 @@ for round in $(seq "$ROUNDS"); do
   for s in "${SETTINGS[@]}"; do
     echo "bench-ggml: round $round, $s" >&2
     flash=""; [ "$s" = llamafile+flash ] && flash=flash
-    line="$("$BUILDS/${s//+/-}/probe" "$MODEL" "$AUDIO" "$THREADS" "$RUNS" $flash 2>/dev/null)"
+    # whisper.cpp's load chatter goes to a log, shown only when the probe fails.
+    line="$("$BUILDS/${s//+/-}/probe" "$MODEL" "$AUDIO" "$THREADS" "$RUNS" $flash 2>"$BUILDS/probe.err")" \
+      || { tail -5 "$BUILDS/probe.err" >&2; echo "bench-ggml: the $s probe failed" >&2; exit 1; }
     w="$(sed -n 's/.*wall_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
     e="$(sed -n 's/.*encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
     d="$(sed -n 's/.*decode_ms=\([0-9.]*\).*/\1/p' <<<"$line")"

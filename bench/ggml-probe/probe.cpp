@@ -94,10 +94,12 @@ int main(int argc, char **argv) {
         delete got;
     }
     // whisper_get_timings gives averages per encoder window and per decoded token.
-    for (int s = 0; s < whisper_full_n_segments(ctx); s++) tokens += whisper_full_n_tokens(ctx, s);
     std::sort(walls.begin(), walls.end());
     std::string text;
-    for (int s = 0; s < whisper_full_n_segments(ctx); s++) text += whisper_full_get_segment_text(ctx, s);
+    for (int s = 0; s < whisper_full_n_segments(ctx); s++) {
+        tokens += whisper_full_n_tokens(ctx, s);
+        text += whisper_full_get_segment_text(ctx, s);
+    }
     for (char &c : text) if (c == '\n' || c == '\t') c = ' ';
     printf("wall_ms=%.0f encode_ms=%.1f decode_ms=%.2f tokens=%d text=%s\n", walls[walls.size() / 2], t.encode_ms,
            t.decode_ms, tokens, text.c_str());
