@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use crate::ggml::{self, ModelInfo};
 use crate::{Options, Segment, TranscribeError, Transcriber, Transcript, text};
@@ -61,6 +61,42 @@ pub struct WhisperTranscriber {
     path: PathBuf,
     /// Tokens a decode after forced text never picks (see [`WhisperTranscriber::suppressed`]).
     suppressed: std::sync::OnceLock<Vec<bool>>,
+    /// Decoding states left by earlier calls, for the next (see [`WhisperTranscriber::state`]).
+    idle: std::sync::Mutex<Vec<WhisperState>>,
+}
+
+/// Decoding states kept between calls. One is enough: a stream's finals and partials take
+/// turns (`gate.rs`); a call beside them (a file) makes its own.
+const IDLE_STATES: usize = 1;
+
+/// A decoding state lent by [`WhisperTranscriber::state`], given back when dropped.
+struct Lent<'a> {
+    state: Option<WhisperState>,
+    idle: &'a std::sync::Mutex<Vec<WhisperState>>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = WhisperState;
+    fn deref(&self) -> &WhisperState {
+        self.state.as_ref().expect("lent until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut WhisperState {
+        self.state.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_STATES
+            && let Some(state) = self.state.take()
+        {
+            idle.push(state);
+        }
+    }
 }
 
 impl std::fmt::Debug for WhisperTranscriber {
@@ -144,7 +180,31 @@ impl WhisperTranscriber {
             reason: format!("whisper.cpp could not load it: {e}"),
         })?;
         tracing::debug!(model = %info.name, engine = %engine_features(), "whisper model loaded");
-        Ok(WhisperTranscriber { ctx, info, path: path.to_path_buf(), suppressed: Default::default() })
+        Ok(WhisperTranscriber {
+            ctx,
+            info,
+            path: path.to_path_buf(),
+            suppressed: Default::default(),
+            idle: Default::default(),
+        })
+    }
+
+    /// A decoding state for one call: one an earlier call left, or a new one. whisper.cpp
+    /// allocates a state's buffers when it is made (about 145 MB for tiny.en, most of it the
+    /// decoder's compute buffer) and frees them with it, and the allocator hands such blocks
+    /// back to the system, so a new state per call paid for its pages again each time: on a
+    /// partial of 1.5 s (a 3 s window, 7 tokens, 2 cores) 77-117 ms with a new state, 57-70 ms
+    /// with one kept (BENCHMARKS.md, "A decoding state kept between calls"). `full()` starts
+    /// every call afresh (its results, the mel, the decoders; `no_context` clears the carried
+    /// prompt), as whisper.cpp's own tools reuse one state for every file. The kept state
+    /// lives as long as the model is loaded.
+    fn state(&self) -> Result<Lent<'_>, TranscribeError> {
+        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let state = match kept {
+            Some(state) => state,
+            None => self.ctx.create_state().map_err(|e| TranscribeError::Failed(e.to_string()))?,
+        };
+        Ok(Lent { state: Some(state), idle: &self.idle })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -202,7 +262,7 @@ impl WhisperTranscriber {
         };
         let threads = options.threads.clamp(1, 64);
         let ctx = &self.ctx;
-        let mut state = ctx.create_state().map_err(failed)?;
+        let mut state = self.state()?;
         let mut params = full_params(options, window);
         params.set_no_timestamps(true);
         params.set_single_segment(true);
@@ -261,7 +321,7 @@ impl WhisperTranscriber {
         progress: Option<Box<dyn FnMut(i32)>>,
     ) -> Result<Vec<Segment>, TranscribeError> {
         let failed = |e: whisper_rs::WhisperError| TranscribeError::Failed(e.to_string());
-        let mut state = self.ctx.create_state().map_err(failed)?;
+        let mut state = self.state()?;
         let mut params = full_params(options, window);
         if options.partial {
             // Text only, as one segment: a partial's words are shown, never its timestamps,
@@ -428,6 +488,31 @@ mod tests {
         assert_eq!(silence.text(), "", "no text from silence");
         let e = t.transcribe(&jfk(), &Options { language: "de".into(), ..Options::default() }).unwrap_err();
         assert!(e.to_string().contains("English-only"), "{e}");
+    }
+
+    #[test]
+    fn a_kept_state_decodes_as_a_new_one() {
+        // Calls of every kind on one transcriber (so each after the first reuses the state the
+        // last left) give what they give on a transcriber of their own (a new state each).
+        let Some(path) = model() else { return };
+        let kept = WhisperTranscriber::load(&path).unwrap();
+        let forced = crate::Context { ms: 0, text: "And so my fellow Americans,".into() };
+        let context = crate::Context { ms: 3_600, text: "And so my fellow Americans.".into() };
+        let calls: Vec<(Vec<f32>, Options)> = vec![
+            (jfk(), Options { threads: 2, ..Options::default() }),
+            (
+                jfk()[..16_000 * 7].to_vec(),
+                Options { threads: 2, partial: true, context: Some(forced), ..Options::default() },
+            ),
+            (jfk()[..16_000 * 3].to_vec(), Options { threads: 2, partial: true, ..Options::default() }),
+            (jfk(), Options { threads: 2, context: Some(context), ..Options::default() }),
+            (jfk(), Options { threads: 2, prompt: Some("Kennedy".into()), ..Options::default() }),
+        ];
+        for (audio, options) in &calls {
+            let fresh = WhisperTranscriber::load(&path).unwrap().transcribe(audio, options).unwrap();
+            assert_eq!(kept.transcribe(audio, options).unwrap(), fresh, "{options:?}");
+        }
+        assert_eq!(kept.idle.lock().unwrap().len(), IDLE_STATES, "the state is kept for the next call");
     }
 
     #[test]
