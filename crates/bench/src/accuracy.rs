@@ -17,7 +17,15 @@
 //! Sentence-end lag (real time only) = when a final arrived, less the stream's start and the
 //! end of the last word it holds: the latest sentence end of `manifest.tsv` inside the final's
 //! span (500 ms of slack), or without a manifest the final's own end (the VAD's, which is a
-//! little after the last word, so that lag reads a little short).
+//! little after the last word, so that lag reads a little short). Word-shown lag (real time,
+//! with a manifest) = for each word spoken, how long after it was said the reader first saw
+//! text covering it: the earliest partial or final whose span holds the moment the word ended,
+//! less that moment. The manifest times sentences, not words, so each sentence's words are
+//! taken as evenly spaced over it. This is what a slower partial cadence costs the reader; a
+//! partial's own lag above does not see it.
+//!
+//! `HARK_BENCH_TRACE=1` prints each transcriber call to stderr (partial or final, its audio's
+//! length, its context, its time, its text) and each final as it arrives.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,6 +91,17 @@ impl Transcriber for Timed {
         let t = Instant::now();
         let out = self.inner.transcribe(audio, options);
         let ns = t.elapsed().as_nanos() as u64;
+        if std::env::var_os("HARK_BENCH_TRACE").is_some() {
+            // Each call: what it was given, what it said, what it took.
+            let context = options.context.as_ref().map(|c| (c.ms, words(&c.text).len()));
+            let text = out.as_ref().map(|t| t.text()).unwrap_or_default();
+            eprintln!(
+                "call {} {:.2} s, context (ms, words) {context:?}, {:.0} ms: {text:?}",
+                if options.partial { "partial" } else { "final" },
+                audio.len() as f64 / 16_000.0,
+                ns as f64 / 1e6
+            );
+        }
         if options.partial {
             self.partial_ns.fetch_add(ns, Ordering::Relaxed);
             self.partial_calls.fetch_add(1, Ordering::Relaxed);
@@ -114,12 +133,43 @@ struct StreamOut {
     partial_lags: Vec<f64>,
     /// Each final's lag after the end of the last word it holds (see the module's doc).
     final_lags: Vec<f64>,
+    /// Every partial and final as (t0, t1, received), seconds from the stream's start.
+    shown: Vec<(f64, f64, f64)>,
 }
 
-/// Where each sentence of the `manifest.tsv` beside `audio` ends, in seconds; empty without one.
-fn sentence_ends(audio: &Path) -> Vec<f64> {
+/// Each sentence of the `manifest.tsv` beside `audio` as (start, end, words), in seconds.
+fn sentences(audio: &Path) -> Vec<(f64, f64, usize)> {
     let manifest = std::fs::read_to_string(audio.with_file_name("manifest.tsv")).unwrap_or_default();
-    manifest.lines().filter_map(|l| l.split('\t').nth(1)?.parse().ok()).collect()
+    manifest
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let (start, end) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+            Some((start, end, words(f.next()?).len()))
+        })
+        .collect()
+}
+
+/// Word-shown lags (see the module's doc): for each word of `sentences`, the earliest of
+/// `shown` whose span holds the moment it ended, less that moment; a word nothing covered
+/// (a final that left it out, and no partial showed it) is not counted.
+fn word_lags(sentences: &[(f64, f64, usize)], shown: &[(f64, f64, f64)]) -> Vec<f64> {
+    let mut lags = Vec::new();
+    for &(start, end, n) in sentences {
+        for i in 1..=n {
+            let said = start + (end - start) * i as f64 / n as f64;
+            // 0.3 s of slack at the start: the VAD's segment can begin a little after the word.
+            let first = shown
+                .iter()
+                .filter(|&&(t0, t1, _)| t0 - 0.3 <= said && said <= t1)
+                .map(|&(_, _, at)| at)
+                .reduce(f64::min);
+            if let Some(at) = first {
+                lags.push(at - said);
+            }
+        }
+    }
+    lags
 }
 
 /// The `q` quantile of `v` (nearest rank), or None when empty.
@@ -137,7 +187,7 @@ fn p50_p90(v: &[f64]) -> String {
 }
 
 async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> Result<StreamOut, String> {
-    let ends = sentence_ends(audio);
+    let ends: Vec<f64> = sentences(audio).iter().map(|s| s.1).collect();
     let loader: hark_core::config::ModelLoader =
         Arc::new(move |_: &Path| Ok(t.clone() as Arc<dyn Transcriber>));
     let path = PathBuf::from("model");
@@ -157,6 +207,7 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
         retracted: 0,
         partial_lags: Vec::new(),
         final_lags: Vec::new(),
+        shown: Vec::new(),
     };
     let mut last_partial: Option<(u64, Vec<String>)> = None;
     while let Some(m) = c.next_method("voice.event", Duration::from_secs(120)).await {
@@ -165,7 +216,9 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
             Some("partial") => {
                 out.partials += 1;
                 let t1 = e["t1_ms"].as_f64().unwrap_or(0.0) / 1000.0;
-                out.partial_lags.push(started.elapsed().as_secs_f64() - t1);
+                let at = started.elapsed().as_secs_f64();
+                out.partial_lags.push(at - t1);
+                out.shown.push((e["t0_ms"].as_f64().unwrap_or(0.0) / 1000.0, t1, at));
                 let (t0, w) = (e["t0_ms"].as_u64().unwrap_or(0), words(e["text"].as_str().unwrap_or("")));
                 if let Some((prev_t0, prev)) = &last_partial
                     && *prev_t0 == t0
@@ -182,7 +235,9 @@ async fn stream(t: Arc<Timed>, audio: &Path, realtime: bool, partials: bool) -> 
                 let span = |k: &str| e[k].as_f64().unwrap_or(0.0) / 1000.0;
                 let (t0, t1) = (span("t0_ms"), span("t1_ms"));
                 let said = ends.iter().copied().filter(|&x| x > t0 && x <= t1 + 0.5).reduce(f64::max);
-                out.final_lags.push(started.elapsed().as_secs_f64() - said.unwrap_or(t1));
+                let at = started.elapsed().as_secs_f64();
+                out.final_lags.push(at - said.unwrap_or(t1));
+                out.shown.push((t0, t1, at));
                 out.finals.push(e["text"].as_str().unwrap_or_default().to_string());
                 last_partial = None;
             }
@@ -221,9 +276,9 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         args.runs
     );
     println!(
-        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial | partial lag p50 / p90 s | sentence-end lag p50 / p90 s |"
+        "| audio | path | busy s (finals + partials) | / floor | WER | finals | partials | churn words/partial | partial lag p50 / p90 s | sentence-end lag p50 / p90 s | word-shown lag p50 / p90 s |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut texts = Vec::new();
     for audio_path in &files {
         let (audio, _) = hark_audio::wav::read_file_16k_mono(audio_path).map_err(|e| e.to_string())?;
@@ -247,7 +302,7 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
         }
         let floor_s = median(floor_s);
         println!(
-            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - | - | - |",
+            "| {name} | floor: full() | {floor_s:.2} | - | {:.3} | - | - | - | - | - | - |",
             wer(&reference, &floor_text)
         );
         texts.push((format!("{name}, floor"), floor_text));
@@ -263,9 +318,12 @@ pub fn run(args: AccuracyArgs) -> Result<(), String> {
             let joined = out.finals.join(" ");
             let lag = p50_p90(&out.partial_lags);
             // Fed faster than real time, the finals' arrival says nothing of lag.
-            let final_lag = if label.contains("real time") { p50_p90(&out.final_lags) } else { "-".into() };
+            let real_time = label.contains("real time");
+            let final_lag = if real_time { p50_p90(&out.final_lags) } else { "-".into() };
+            let word_lag =
+                if real_time { p50_p90(&word_lags(&sentences(audio_path), &out.shown)) } else { "-".into() };
             println!(
-                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} | {lag} | {final_lag} |",
+                "| {name} | {label} | {:.2} ({f:.2} + {p:.2}) | **{:.2}x** | {:.3} | {} | {} ({calls} calls) | {churn:.2} | {lag} | {final_lag} | {word_lag} |",
                 f + p,
                 (f + p) / floor_s,
                 wer(&reference, &joined),

@@ -5,9 +5,9 @@
 //!
 //! Transcription runs on blocking threads, never on the runtime. Finals are transcribed in
 //! order, one at a time; a partial is started only when no transcription of this stream is
-//! running and enough new speech arrived (500 ms, or eight times the last partial's decode), so
-//! partials take about an eighth of the time at most and, when compute is short, their cadence
-//! degrades, never the finals (the model's calls also take turns, finals first: `engine.rs`).
+//! running and enough new speech arrived (1.2 s of the segment for its first, then 500 ms, or
+//! eight times the last partial's decode), so partials take about an eighth of the time at most
+//! and, when compute is short, their cadence degrades, never the finals (the model's calls also take turns, finals first: `engine.rs`).
 //! A segment is cut at 20 s even if speech goes on.
 //!
 //! A final is decoded with the preceding finals' audio (up to CONTEXT_MS) as left context (and
@@ -40,6 +40,12 @@ pub const PARTIAL_EVERY_MS: u64 = 500;
 /// from 3.4x to 2.1x the floor's compute on jfk.wav (16 partials -> 6-8) and from 5.3x to 3.4x
 /// on a 6-sentence recording, partial lag p90 0.15-0.23 s either way.
 const PARTIAL_COST_FACTOR: u64 = 8;
+/// A segment's first partial waits for this much of its audio (the VAD's pre-roll included).
+/// whisper makes little of less: traced in `hark-bench accuracy` on the 6-sentence recording,
+/// the first partials, at 0.7 s, came out empty twice and as "F-", "Please." and "Fudge." for
+/// sentences that began otherwise (one of six right, "It is"), at 64-145 ms each, a third of
+/// the partials' compute; at 1.2-1.9 s they held the sentence's first words.
+const PARTIAL_FIRST_MS: u64 = 1_200;
 /// No partial is started once the speaker has paused this long.
 const TRAILING_SILENCE_NO_PARTIAL_MS: u64 = 200;
 /// Audio kept before an open segment (more than the VAD's pre-roll).
@@ -322,6 +328,9 @@ impl State {
 
     /// New speech the next partial waits for.
     fn partial_every_ms(&self) -> u64 {
+        if self.open == Some(self.partial_pos) {
+            return PARTIAL_FIRST_MS; // the segment's first guess
+        }
         PARTIAL_EVERY_MS.max(self.partial_took.as_millis() as u64 * PARTIAL_COST_FACTOR)
     }
 
