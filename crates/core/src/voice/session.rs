@@ -7,7 +7,8 @@
 //! order, one at a time; a partial is started only when no transcription of this stream is
 //! running and enough new speech arrived (1.2 s of the segment for its first, then 500 ms, or
 //! eight times the last partial's decode), so partials take about an eighth of the time at most
-//! and, when compute is short, their cadence degrades, never the finals (the model's calls also take turns, finals first: `engine.rs`).
+//! and, when compute is short, their cadence degrades, never the finals (the model's calls
+//! also take turns, finals first: `engine.rs`).
 //! A segment is cut at 20 s even if speech goes on.
 //!
 //! A final is decoded with the preceding finals' audio (up to CONTEXT_MS) as left context (and
