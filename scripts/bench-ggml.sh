@@ -7,9 +7,10 @@
 #
 #   scripts/bench-ggml.sh [--audio FILE] [--model FILE] [--threads N] [--runs N] [--rounds N] [SETTING...]
 #
-#   SETTING   plain (ggml as whisper-rs-sys builds it), llamafile (GGML_LLAMAFILE=ON, what
-#             .cargo/config.toml sets), blas (OpenBLAS; needs libopenblas-dev), llamafile+flash
-#             (flash attention on); default: plain llamafile
+#   SETTING   plain (ggml as whisper-rs-sys builds it: -march=native), llamafile (GGML_LLAMAFILE=ON,
+#             native), portable (llamafile for x86-64-v3, not native: what .cargo/config.toml
+#             sets), blas (OpenBLAS; needs libopenblas-dev), llamafile+flash (flash attention
+#             on); default: plain llamafile
 #   --audio   a 16 kHz mono 16-bit WAV (default tests/fixtures/audio/jfk.wav)
 #   --model   a ggml model (default $HARK_TEST_MODEL)
 #   --runs    timed runs per probe, after one warm-up (default 3); --rounds: alternations (default 2)
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
-    plain|llamafile|blas|llamafile+flash) SETTINGS+=("$1"); shift ;;
+    plain|llamafile|portable|blas|llamafile+flash) SETTINGS+=("$1"); shift ;;
     *) echo "bench-ggml: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +48,8 @@ build() {
   local setting="$1" dir="$BUILDS/${1//+/-}" flags=()
   case "$setting" in
     llamafile|llamafile+flash) flags=(-DGGML_LLAMAFILE=ON) ;;
+    portable) flags=(-DGGML_LLAMAFILE=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
+                     -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
     blas) flags=(-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS
                  -DBLAS_INCLUDE_DIRS="$(dirname "$(find /usr/include -name cblas.h | head -1)")") ;;
   esac

@@ -13,6 +13,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 target="${CARGO_TARGET_DIR:-target}"
+CARGO_TARGET_DIR="$target" bash scripts/ggml-settings.sh   # whisper.cpp rebuilt if its settings changed
 if [ -z "${HARK_HEADLESS:-}" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   # The window's files are embedded in the app when it is compiled: build them first.
   npm ci --prefer-offline --no-audit --no-fund

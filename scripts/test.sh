@@ -8,6 +8,9 @@ bash scripts/install-deps.sh --test
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/hark-target}"
 fixture_model="$(cd .. && pwd)/shared/fixtures/models/ggml-tiny.en.bin"
 if [ -z "${HARK_TEST_MODEL:-}" ] && [ -f "$fixture_model" ]; then export HARK_TEST_MODEL="$fixture_model"; fi
+# whisper.cpp rebuilt when its GGML_* settings (.cargo/config.toml) changed since this target dir
+# built it: whisper-rs-sys does not notice by itself.
+bash scripts/ggml-settings.sh
 
 # The capture tests' virtual microphone: a PulseAudio server with a FIFO-fed default source and a
 # null sink, started here when no sound server is running (a desktop's own server is left alone,

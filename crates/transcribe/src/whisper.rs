@@ -476,6 +476,21 @@ mod tests {
         );
     }
 
+    /// `.cargo/config.toml` builds ggml for x86-64-v3, not for the CPU it was built on: a build
+    /// with AVX-512 (ggml's `-march=native` on an AVX-512 machine) dies of SIGILL on any CPU
+    /// without it, and one that lost AVX2 would run several times slower.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn whisper_cpp_is_built_for_x86_64_v3_not_for_this_cpu() {
+        let features = engine_features();
+        let on = |name: &str| features.contains(&format!(" {name} = 1"));
+        let clean = "scripts/ggml-settings.sh cleans a target dir built under other settings";
+        assert!(!features.contains("AVX512"), "whisper.cpp built with AVX-512 ({clean}): {features}");
+        for needed in ["AVX", "AVX2", "FMA", "F16C", "BMI2"] {
+            assert!(on(needed), "whisper.cpp built without {needed} ({clean}): {features}");
+        }
+    }
+
     #[test]
     fn jfk_word_for_word_and_silence_gives_nothing() {
         let Some(path) = model() else { return };
