@@ -55,6 +55,85 @@ fn full_params(options: &Options, window: i32) -> FullParams<'_, '_> {
     params
 }
 
+/// whisper.cpp encodes every window whole, 30 s of audio, even the last of a long recording
+/// that holds only its last few seconds (the 92 s benchmark recording's fourth window holds
+/// about 5 s). Its loop starts each window where the last decoded segment ended; just before
+/// the encoder runs for a window that holds the rest of the audio, and that rest is short
+/// enough for a smaller window ([`last_window::stops_before`]), this stops the loop there, and
+/// [`WhisperTranscriber::run`] decodes the rest with a window sized to it, as any audio of a
+/// window or less is. Every earlier window is whisper.cpp's own, so its words are unchanged
+/// (BENCHMARKS.md, "The last window sized to what is left").
+#[allow(unsafe_code)]
+mod last_window {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    /// Whether the loop stops before a window starting at mel frame `seek` (10 ms frames) of
+    /// `frames`: when the rest fits one window, and a window sized to it is smaller than 30 s.
+    pub fn stops_before(frames: i64, seek: i64) -> bool {
+        let rest = frames - seek;
+        rest > 0 && rest <= 3000 && super::audio_ctx_for(rest as usize * 160, 0) < super::MAX_AUDIO_CTX
+    }
+
+    /// What the encoder callback reads and writes: the audio's length, and where the loop was
+    /// stopped (-1 while it runs).
+    pub struct Stop {
+        frames: i64,
+        seek: AtomicI64,
+    }
+
+    impl Stop {
+        pub fn new(samples: usize) -> Stop {
+            Stop { frames: samples as i64 / 160, seek: AtomicI64::new(-1) }
+        }
+
+        /// Sets the callback on `params`. The `Stop` must stay where it is (not moved) and
+        /// alive until the `full()` they go to has returned.
+        pub fn install(&self, params: &mut whisper_rs::FullParams<'_, '_>) {
+            let me: *const Stop = self;
+            // SAFETY: the callback only reads `*me` (through a shared reference; the one field
+            // it writes is atomic) and the segment count and times of the state whisper.cpp
+            // hands it; `run` keeps the Stop in place until `full()` has returned, and
+            // whisper.cpp calls the callback only from within `full()`, on its own thread.
+            unsafe {
+                params.set_start_encoder_callback(Some(before_encoder));
+                params.set_start_encoder_callback_user_data(me as *mut std::ffi::c_void);
+            }
+        }
+
+        /// The mel frame the loop stopped at, if it was stopped.
+        pub fn stopped_at(&self) -> Option<i64> {
+            let seek = self.seek.load(Ordering::Relaxed);
+            (seek >= 0).then_some(seek)
+        }
+    }
+
+    /// whisper.cpp's `encoder_begin_callback`: false stops the loop before this window. The
+    /// window starts where the last segment ended (its end is whisper.cpp's `seek`).
+    unsafe extern "C" fn before_encoder(
+        _ctx: *mut whisper_rs_sys::whisper_context,
+        state: *mut whisper_rs_sys::whisper_state,
+        user: *mut std::ffi::c_void,
+    ) -> bool {
+        // SAFETY: `user` is the Stop `install` set, alive for the whole `full()`; `state` is the
+        // state whisper.cpp is decoding with, and n - 1 is a segment it holds.
+        let me = unsafe { &*(user as *const Stop) };
+        let n = unsafe { whisper_rs_sys::whisper_full_n_segments_from_state(state) };
+        if n == 0 {
+            return true;
+        }
+        let seek = unsafe { whisper_rs_sys::whisper_full_get_segment_t1_from_state(state, n - 1) };
+        if !stops_before(me.frames, seek) {
+            return true;
+        }
+        me.seek.store(seek, Ordering::Relaxed);
+        false
+    }
+}
+
+/// How many times a test's calls stopped whisper.cpp before a last window.
+#[cfg(test)]
+static LAST_WINDOWS_STOPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 pub struct WhisperTranscriber {
     ctx: WhisperContext,
     info: ModelInfo,
@@ -336,6 +415,12 @@ impl WhisperTranscriber {
         if let Some(progress) = progress {
             params.set_progress_callback_safe(progress);
         }
+        // Longer than a window: whisper.cpp's loop stops before a short last window, which
+        // is decoded below with a window sized to it (see `last_window`).
+        let stop = last_window::Stop::new(audio.len());
+        if !options.partial && audio.len() > 30 * 16_000 {
+            stop.install(&mut params);
+        }
         state.full(params, audio).map_err(failed)?;
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();
@@ -358,6 +443,18 @@ impl WhisperTranscriber {
             let t0_ms = segment.start_timestamp().max(0) as u64 * 10;
             let t1_ms = segment.end_timestamp().max(0) as u64 * 10;
             segments.push(Segment { t0_ms, t1_ms, text });
+        }
+        if let Some(seek) = stop.stopped_at() {
+            #[cfg(test)]
+            LAST_WINDOWS_STOPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop(state); // back to the pool, for the call below
+            let from = (seek as usize * 160).min(audio.len());
+            let rest = &audio[from..];
+            let offset = from as u64 * 1000 / 16_000;
+            let window = audio_ctx_for(rest.len(), 0);
+            for s in self.run(rest, options, window, None)? {
+                segments.push(Segment { t0_ms: s.t0_ms + offset, t1_ms: s.t1_ms + offset, text: s.text });
+            }
         }
         Ok(segments)
     }
@@ -460,6 +557,18 @@ mod tests {
         assert_eq!(partial_window(16_000 * 5), 350); // 5 s -> 7 s
         assert_eq!(partial_window(16_000 * 30), MAX_AUDIO_CTX);
         assert_eq!(partial_max_tokens(16_000 * 2), 20);
+    }
+
+    #[test]
+    fn the_loop_stops_only_before_a_short_last_window() {
+        use last_window::stops_before;
+        // 92 s (9200 frames): a window from 87 s holds 5 s, sized to 10 s: stop.
+        assert!(stops_before(9_200, 8_700));
+        // From 62 s, 30 s are left: a whole window anyway; from 60 s, more than a window.
+        assert!(!stops_before(9_200, 6_200) && !stops_before(9_200, 6_000));
+        // 18.6 s left still fits a smaller window; 18.7 s does not (x1.5 + 2 s = 30 s).
+        assert!(stops_before(9_200, 9_200 - 1_860) && !stops_before(9_200, 9_200 - 1_870));
+        assert!(!stops_before(9_200, 9_200));
     }
 
     /// `.cargo/config.toml` builds ggml with llamafile's matrix kernels; a build that lost them
@@ -644,6 +753,18 @@ mod tests {
         let (w_hark, w_floor) = (text::wer(&reference, &hark), text::wer(&reference, &floor));
         eprintln!("92 s generated recording: Hark WER {w_hark:.3}, one full() {w_floor:.3}");
         assert!(w_hark <= w_floor + 0.006, "Hark {w_hark:.3} vs the floor {w_floor:.3}: {hark}");
+        // The last window was decoded on its own (it holds about 5 s): its words are there, on
+        // the recording's timeline, after the rest.
+        let stopped = || LAST_WINDOWS_STOPPED.load(std::sync::atomic::Ordering::Relaxed);
+        let before = stopped();
+        let out = t.transcribe(&audio, &options).unwrap();
+        assert!(stopped() > before, "whisper.cpp's loop was not stopped before the last window");
+        let end_ms = audio.len() as u64 * 1000 / 16_000;
+        let last = out.segments.last().unwrap();
+        assert!(last.t1_ms <= end_ms && last.t1_ms + 3_000 > end_ms, "{:?}", out.segments);
+        assert!(out.segments.windows(2).all(|w| w[0].t0_ms <= w[1].t0_ms), "{:?}", out.segments);
+        let w = words(&out.text());
+        assert!(w[w.len() - 4..].contains(&"lemons".to_string()), "{}", out.text());
     }
 
     #[test]
