@@ -8,8 +8,8 @@
 #   scripts/bench-ggml.sh [--audio FILE] [--model FILE] [--threads N] [--runs N] [--rounds N] [SETTING...]
 #
 #   SETTING   plain (ggml as whisper-rs-sys builds it: -march=native), llamafile (GGML_LLAMAFILE=ON,
-#             native), portable (llamafile for x86-64-v3, not native: what .cargo/config.toml
-#             sets), blas (OpenBLAS; needs libopenblas-dev), llamafile+flash (flash attention
+#             native), portable (what .cargo/config.toml sets: llamafile for x86-64-v3,
+#             not native), blas (OpenBLAS; needs libopenblas-dev), llamafile+flash (flash attention
 #             on); default: plain llamafile
 #   --audio   a 16 kHz mono 16-bit WAV (default tests/fixtures/audio/jfk.wav)
 #   --model   a ggml model (default $HARK_TEST_MODEL)
@@ -43,13 +43,14 @@ version="$(awk '/^name = "whisper-rs-sys"/ { getline; gsub(/[^0-9.]/, ""); print
 src="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/whisper-rs-sys-"$version"/whisper.cpp 2>/dev/null | head -1)"
 [ -d "$src" ] || { echo "bench-ggml: no whisper-rs-sys $version source; run cargo fetch" >&2; exit 2; }
 BUILDS="${HARK_GGML_BUILDS:-/var/cache/hark-ggml-builds}/$version"
+# shellcheck source=lib/ggml.sh
+source "$ROOT/scripts/lib/ggml.sh"
 
 build() {
   local setting="$1" dir="$BUILDS/${1//+/-}" flags=()
   case "$setting" in
     llamafile|llamafile+flash) flags=(-DGGML_LLAMAFILE=ON) ;;
-    portable) flags=(-DGGML_LLAMAFILE=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
-                     -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
+    portable) mapfile -t flags < <(ggml_settings "$ROOT" | sed 's/^/-D/') ;;
     blas) flags=(-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS
                  -DBLAS_INCLUDE_DIRS="$(dirname "$(find /usr/include -name cblas.h | head -1)")") ;;
   esac

@@ -13,11 +13,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$ROOT/target}"
 stamp="$target/.hark-ggml-settings"
 
-# Each GGML_* line of config.toml's [env], with the environment's value where it has one.
-settings="$(
-  sed -n 's/^\(GGML_[A-Z0-9_]*\) *= *"\([^"]*\)".*/\1 \2/p' "$ROOT/.cargo/config.toml" | sort |
-    while read -r name value; do echo "$name=${!name:-$value}"; done
-)"
+# shellcheck source=lib/ggml.sh
+source "$ROOT/scripts/lib/ggml.sh"
+settings="$(ggml_settings "$ROOT")"
 [ -n "$settings" ] || { echo "ggml-settings: no GGML_* setting in .cargo/config.toml" >&2; exit 1; }
 
 if [ "$(cat "$stamp" 2>/dev/null)" != "$settings" ]; then
